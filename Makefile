@@ -1,0 +1,66 @@
+# Ori developer entry points. `make up` runs Ori locally; `make test` runs every test.
+# Both set themselves up (uv, the Python workspace, the server binaries) on first use.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+TOOLS_CACHE ?= $(or $(ORI_TOOLS_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ori-tools)
+export ORI_TOOLS_CACHE := $(TOOLS_CACHE)
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS_CACHE)/uv-$(UV_VERSION)/bin/uv)
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(TOOLS_CACHE)/uv-$(UV_VERSION)/bin/uv:
+	python3 -m venv $(TOOLS_CACHE)/uv-$(UV_VERSION)
+	$(TOOLS_CACHE)/uv-$(UV_VERSION)/bin/pip install -q uv==$(UV_VERSION)
+
+.PHONY: sync
+sync: $(UV) ## install the Python workspace from uv.lock
+	$(UV) sync --frozen
+
+.PHONY: tools
+tools: ## build or install the real servers into $(TOOLS_CACHE)
+	tools/build.sh
+
+.PHONY: up
+up: sync tools ## run Ori locally on embedded defaults (Ctrl-C stops it)
+	$(RUN) ori-up
+
+.PHONY: generate
+generate: sync ## regenerate docs/configuration.md and the .env.example files
+	$(RUN) python tools/gen_config.py
+
+.PHONY: lint
+lint: sync ## ruff, import boundaries, Dockerfiles, generated-file drift
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+	$(RUN) hadolint images/*/Dockerfile
+	$(RUN) python tools/gen_config.py --check
+	bash -n tools/build.sh .ci/run
+
+.PHONY: typecheck
+typecheck: sync ## mypy --strict over every member
+	$(RUN) mypy libs/contracts/src images/backend/src images/worker/src images/dialler/src operator/src e2e/src tools/gen_config.py
+
+.PHONY: unit
+unit: sync ## unit tests only (no servers)
+	$(RUN) pytest -m unit $(PYTEST_ARGS)
+
+.PHONY: test
+test: sync tools lint typecheck ## everything: lint, types, unit, integration and e2e tests
+	$(RUN) pytest $(PYTEST_ARGS)
+
+.PHONY: fmt
+fmt: sync ## format and autofix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+.PHONY: clean
+clean: ## remove local state (.ori/) and caches inside the repo
+	rm -rf .ori .pytest_cache .mypy_cache .ruff_cache

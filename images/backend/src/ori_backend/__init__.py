@@ -1,0 +1,1 @@
+"""Ori backend: the control plane (auth, bots, campaigns, runtime config, call records)."""

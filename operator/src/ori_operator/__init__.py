@@ -1,0 +1,1 @@
+"""Ori operator: reconciles Bot, Campaign and FleetPool custom resources."""
