@@ -38,11 +38,19 @@ class Service:
     groups: tuple[tuple[str, tuple[str, ...]], ...]
 
 
-OTEL = ("otel_enabled", "otel_protocol", "otel_endpoint", "otel_service_name", "otel_api_key",
-        "otel_headers")
+OTEL = (
+    "otel_enabled",
+    "otel_protocol",
+    "otel_endpoint",
+    "otel_service_name",
+    "otel_api_key",
+    "otel_headers",
+)
 SERVICES = (
     Service(
-        "Backend", "images/backend", BackendSettings,
+        "Backend",
+        "images/backend",
+        BackendSettings,
         "The control-plane API, on port 8080. Needs MongoDB and Redis reachable.",
         (
             ("Data", ("mongodb_uri", "mongodb_db", "redis_url", "qdrant_url", "qdrant_path")),
@@ -53,38 +61,81 @@ SERVICES = (
         ),
     ),
     Service(
-        "Worker (voice fleet)", "images/worker", WorkerSettings,
+        "Worker (voice fleet)",
+        "images/worker",
+        WorkerSettings,
         "One live call per worker process. Fetches each call's runtime config from the backend, "
         "uploads the recording to S3-compatible storage, and hands back one call result.",
         (
             ("Backend and dialler", ("voxbridge_config_url", "voxcore_secret")),
-            ("Provider keys", ("soniox_api_key", "deepgram_api_key", "openai_api_key",
-                               "google_api_key", "elevenlabs_api_key", "sarvam_api_key",
-                               "cartesia_api_key")),
-            ("Object storage (recordings)", ("minio_endpoint", "minio_access_key",
-                                             "minio_secret_key", "minio_bucket", "minio_secure")),
-            ("Call slots, audio, logging", ("max_concurrent_calls", "audio_sample_rate",
-                                            "log_level")),
-            ("LiveKit (SIP and widget calls)", ("livekit_url", "livekit_api_key",
-                                                "livekit_api_secret")),
+            (
+                "Provider keys",
+                (
+                    "soniox_api_key",
+                    "deepgram_api_key",
+                    "openai_api_key",
+                    "google_api_key",
+                    "elevenlabs_api_key",
+                    "sarvam_api_key",
+                    "cartesia_api_key",
+                ),
+            ),
+            (
+                "Object storage (recordings)",
+                (
+                    "minio_endpoint",
+                    "minio_access_key",
+                    "minio_secret_key",
+                    "minio_bucket",
+                    "minio_secure",
+                ),
+            ),
+            (
+                "Call slots, audio, logging",
+                ("max_concurrent_calls", "audio_sample_rate", "log_level"),
+            ),
+            (
+                "LiveKit (SIP and widget calls)",
+                ("livekit_url", "livekit_api_key", "livekit_api_secret"),
+            ),
             ("Tracing (OpenTelemetry)", OTEL),
         ),
     ),
     Service(
-        "Dialler", "images/dialler", DiallerSettings,
+        "Dialler",
+        "images/dialler",
+        DiallerSettings,
         "The campaign dialler: an asyncio loop with a small health server. Shares MongoDB with "
         "the backend and attaches answered calls to the fleet.",
         (
-            ("Data, fleet and secret", ("mongodb_uri", "mongodb_db", "fleet_urls",
-                                        "voxcore_secret")),
-            ("LiveKit SIP", ("livekit_url", "livekit_api_key", "livekit_api_secret",
-                             "livekit_trunk_id")),
-            ("Loop, health, staleness, metrics", (
-                "loop_interval_seconds", "log_level", "health_host", "health_port",
-                "health_stale_seconds", "stale_in_progress_timeout_minutes",
-                "metrics_persist_interval_seconds")),
-            ("Circuit breaker", ("circuit_failure_threshold", "circuit_cooldown_seconds",
-                                 "circuit_success_threshold")),
+            (
+                "Data, fleet and secret",
+                ("mongodb_uri", "mongodb_db", "fleet_urls", "voxcore_secret"),
+            ),
+            (
+                "LiveKit SIP",
+                ("livekit_url", "livekit_api_key", "livekit_api_secret", "livekit_trunk_id"),
+            ),
+            (
+                "Loop, health, staleness, metrics",
+                (
+                    "loop_interval_seconds",
+                    "log_level",
+                    "health_host",
+                    "health_port",
+                    "health_stale_seconds",
+                    "stale_in_progress_timeout_minutes",
+                    "metrics_persist_interval_seconds",
+                ),
+            ),
+            (
+                "Circuit breaker",
+                (
+                    "circuit_failure_threshold",
+                    "circuit_cooldown_seconds",
+                    "circuit_success_threshold",
+                ),
+            ),
         ),
     ),
 )
@@ -169,10 +220,19 @@ def ordered_fields(service: Service) -> list[tuple[str, list[str]]]:
 def markdown(service: Service) -> str:
     """The configuration.md section for one service."""
     count = len(service.settings.model_fields)
-    lines = [f"## {service.title} (`{service.folder}`)", "", f"{service.intro} {count} variables.", ""]
+    lines = [
+        f"## {service.title} (`{service.folder}`)",
+        "",
+        f"{service.intro} {count} variables.",
+        "",
+    ]
     for title, names in ordered_fields(service):
-        lines += [f"### {title}", "", "| Variable | Meaning | Default | Example | Required |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"### {title}",
+            "",
+            "| Variable | Meaning | Default | Example | Required |",
+            "|---|---|---|---|---|",
+        ]
         for name in names:
             info = service.settings.model_fields[name]
             meaning = (info.description or "").replace("|", "\\|")
@@ -190,14 +250,18 @@ def markdown(service: Service) -> str:
 
 def env_example(service: Service) -> str:
     """The .env.example for one service."""
-    lines = [f"# {service.title}: copy to .env and fill in.",
-             "# Generated by `make generate` from the settings class; see docs/configuration.md.",
-             ""]
+    lines = [
+        f"# {service.title}: copy to .env and fill in.",
+        "# Generated by `make generate` from the settings class; see docs/configuration.md.",
+        "",
+    ]
     for title, names in ordered_fields(service):
         lines.append(f"# --- {title}")
         for name in names:
             info = service.settings.model_fields[name]
-            note = "required" if info.is_required() else required_text(info).replace("no", "optional")
+            note = (
+                "required" if info.is_required() else required_text(info).replace("no", "optional")
+            )
             lines.append(f"# {info.description} ({note})")
             value = "" if is_secret(info) and not info.is_required() else example_text(info)
             lines.append(f"{env_name(name)}={value}")
@@ -234,8 +298,9 @@ def main() -> int:
             continue
         if args.check:
             stale.append(path)
-            diff = difflib.unified_diff(current.splitlines(), content.splitlines(),
-                                        str(path), "generated", lineterm="", n=1)
+            diff = difflib.unified_diff(
+                current.splitlines(), content.splitlines(), str(path), "generated", lineterm="", n=1
+            )
             print("\n".join(list(diff)[:40]), file=sys.stderr)
         else:
             path.write_text(content)
