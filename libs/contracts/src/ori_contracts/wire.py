@@ -1,0 +1,106 @@
+"""HTTP bodies and paths between Ori's services (the arrows that are not Redis).
+
+* worker -> backend, call start: ``POST {VOXBRIDGE_CONFIG_URL}`` with a :class:`ConfigRequest`
+  answers a ``RuntimeConfig`` (200), 404 for an unknown call or bot, 401/403 for bad
+  credentials. The same request made twice for one ``call_id`` answers the same config.
+* worker -> backend, call end: ``POST {results_url(VOXBRIDGE_CONFIG_URL)}`` with a
+  ``CallResult`` answers 200 (stored, or already stored: ingestion is idempotent on
+  ``call_id``) or 4xx for a document that will never be accepted (the outbox stops retrying).
+* dialler or backend -> worker: ``POST /attach`` with an :class:`AttachRequest` hands an
+  answered call to the worker; 409 when the worker has no free slot.
+
+Every hop authenticates with ``Authorization: Bearer <token>``, where the token is the shared
+``VOXCORE_SECRET`` or a per-call token the backend signed for that ``call_id``.
+"""
+
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field
+
+from ori_contracts.base import ContractModel, JsonObject
+from ori_contracts.ids import E164, BotId, CallId, CampaignId, ContactId, WorkerId
+from ori_contracts.providers import TelephonyProvider
+from ori_contracts.runtime_config import CallDirection
+
+__all__ = [
+    "ATTACH_PATH",
+    "CALL_RESULTS_PATH",
+    "CONFIG_PATH",
+    "AttachRequest",
+    "ConfigRequest",
+    "bearer",
+    "results_url",
+]
+
+CONFIG_PATH: Final = "/api/v1/config"
+"""The backend path a worker asks for a call's runtime config (``VOXBRIDGE_CONFIG_URL``)."""
+
+CALL_RESULTS_PATH: Final = "/api/v1/call-results"
+"""The backend path a worker delivers a finished call's ``CallResult`` to."""
+
+ATTACH_PATH: Final = "/attach"
+"""The worker path the dialler (or backend) hands an answered call to."""
+
+
+class ConfigRequest(ContractModel):
+    """A worker's request for the runtime config of the call it is about to run.
+
+    An outbound call was prepared by the backend, so ``call_id`` alone finds it. An inbound
+    call arrives at a worker on a bot's route (``/ws/{bot_id}``, ``/exotel/{bot_id}``, ...), so
+    the worker names the bot and the numbers, and the backend creates the call.
+    """
+
+    call_id: CallId = Field(description="The call's id (the worker mints one for inbound calls).")
+    bot_id: BotId | None = Field(
+        default=None, description="The bot the call arrived for; required for inbound calls."
+    )
+    direction: CallDirection = Field(description="Inbound or outbound.")
+    telephony: TelephonyProvider = Field(description="The carrier protocol the call uses.")
+    from_number: E164 | None = Field(default=None, description="Caller number, if known.")
+    to_number: E164 | None = Field(default=None, description="Called number, if known.")
+    worker_id: WorkerId | None = Field(default=None, description="The worker asking.")
+    carrier_call_id: str | None = Field(
+        default=None,
+        max_length=256,
+        description="The carrier's own id for the call (Twilio CallSid, Exotel CallSid, ...).",
+    )
+    custom_parameters: JsonObject = Field(
+        default_factory=dict,
+        description="Parameters the carrier passed on the stream (e.g. Twilio <Parameter>s).",
+    )
+
+
+class AttachRequest(ContractModel):
+    """Hand an answered call to a worker: it joins the call's room or stream and runs it."""
+
+    call_id: CallId = Field(description="The call, already prepared by the backend.")
+    campaign_id: CampaignId | None = Field(default=None, description="Campaign, if any.")
+    contact_id: ContactId | None = Field(default=None, description="Contact being called.")
+    room: str = Field(
+        min_length=1, max_length=256, description="The LiveKit room the answered call is in."
+    )
+    participant_identity: str | None = Field(
+        default=None, max_length=256, description="The SIP participant's identity in the room."
+    )
+
+
+def results_url(config_url: str) -> str:
+    """The result-delivery URL on the same backend as ``config_url``.
+
+    Args:
+        config_url: ``VOXBRIDGE_CONFIG_URL``, e.g. ``http://backend:8080/api/v1/config``.
+
+    Returns:
+        The same scheme and host with :data:`CALL_RESULTS_PATH`, keeping any prefix that
+        precedes :data:`CONFIG_PATH` (for a backend served under a sub-path).
+    """
+    parts = urlsplit(config_url)
+    path = parts.path.rstrip("/")
+    prefix = path[: -len(CONFIG_PATH)] if path.endswith(CONFIG_PATH) else ""
+    return urlunsplit((parts.scheme, parts.netloc, prefix + CALL_RESULTS_PATH, "", ""))
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The ``Authorization`` header for ``token``."""
+    return {"Authorization": f"Bearer {token}"}
