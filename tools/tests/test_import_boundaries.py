@@ -47,7 +47,12 @@ def run_lint(tree: Path, config: Path) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"PYTHONPATH": str(tree)}
     return subprocess.run(
         [str(LINT_IMPORTS), "--config", str(config), "--no-cache"],
-        cwd=tree, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
