@@ -61,14 +61,26 @@ build_helm() {
   finish "$tmp" "$dest"
 }
 
+# kwok's default stages (what makes fake nodes Ready and pods Running) ship in its module, not
+# in the binary; they are copied beside it so the controller always runs with its own version's.
+KWOK_STAGES=(node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease
+  pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete)
+
 build_kwok() {
-  local dest; dest=$(key kwok "$KWOK_VERSION")
+  local dest; dest=$(key kwok "$KWOK_VERSION" <(printf '%s\n' "${KWOK_STAGES[@]}"))
   [[ -f $dest/.done ]] && return 0
   log "building kwok and kwokctl $KWOK_VERSION"
   local tmp; tmp=$(mktemp -d "$cache/.kwok.XXXX")
   local ver="-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
   GOBIN="$tmp/bin" go install -ldflags "$strip_flags $ver" \
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  local moddir stage
+  moddir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$tmp/stages"
+  for stage in "${KWOK_STAGES[@]}"; do
+    cp "$moddir/kustomize/stage/$stage.yaml" "$tmp/stages/$(basename "$stage").yaml"
+  done
+  chmod u+w "$tmp"/stages/*.yaml
   finish "$tmp" "$dest"
 }
 
