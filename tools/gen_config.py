@@ -55,7 +55,28 @@ SERVICES = (
         (
             ("Data", ("mongodb_uri", "mongodb_db", "redis_url", "qdrant_url", "qdrant_path")),
             ("Operator sessions", ("jwt_secret", "jwt_algorithm", "jwt_expire_minutes")),
-            ("Fleet", ("voxcore_wss_base_url", "voxcore_secret")),
+            ("Fleet", ("voxcore_wss_base_url", "voxcore_secret", "fleet_urls", "fleet_pool")),
+            ("Accounts and uploads", ("signup_enabled", "login_max_failures", "max_upload_mb")),
+            (
+                "Object storage (recording links)",
+                (
+                    "minio_endpoint",
+                    "minio_access_key",
+                    "minio_secret_key",
+                    "minio_secure",
+                    "minio_region",
+                ),
+            ),
+            (
+                "Knowledge-base embeddings",
+                (
+                    "embedding_provider",
+                    "embedding_model",
+                    "embedding_base_url",
+                    "openai_api_key",
+                    "voyage_api_key",
+                ),
+            ),
             ("Logging", ("log_level",)),
             ("Tracing (OpenTelemetry)", OTEL),
         ),
@@ -93,6 +114,22 @@ SERVICES = (
             (
                 "Call slots, audio, logging",
                 ("max_concurrent_calls", "audio_sample_rate", "log_level"),
+            ),
+            (
+                "Calls and results",
+                (
+                    "voxbridge_results_url",
+                    "config_timeout_s",
+                    "outbox_dir",
+                    "outbox_flush_timeout_s",
+                    "recordings_dir",
+                    "tool_secrets_dir",
+                    "require_call_token",
+                ),
+            ),
+            (
+                "Registration (Redis allocation)",
+                ("redis_url", "worker_id", "fleetpool", "worker_address"),
             ),
             (
                 "LiveKit (SIP and widget calls)",

@@ -111,6 +111,10 @@ def backend_env(layout: Layout, infra: Infra, keys: Secrets) -> dict[str, str]:
         "VOXCORE_WSS_BASE_URL": f"ws://{HOST}:{layout.worker_ports[0]}/ws",
         "VOXCORE_SECRET": keys.voxcore_secret,
         "QDRANT_PATH": str(layout.data_dir / "qdrant"),
+        "MINIO_ENDPOINT": infra.s3_endpoint,
+        "MINIO_ACCESS_KEY": keys.minio_access_key,
+        "MINIO_SECRET_KEY": keys.minio_secret_key,
+        "FLEET_URLS": json.dumps(layout.worker_urls),
     }
 
 

@@ -8,14 +8,34 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from motor.motor_asyncio import AsyncIOMotorClient
 from prometheus_client import make_asgi_app
 from qdrant_client import AsyncQdrantClient
 from redis.asyncio import Redis
 
+from ori_backend import errors
+from ori_backend.api.router import api_router
+from ori_backend.db import ensure_indexes
+from ori_backend.observability import install_metrics, install_tracing
+from ori_backend.repositories.contacts import discard_stale_imports
+from ori_backend.services.embeddings import make_embedder
+from ori_backend.services.recordings import open_storage
+from ori_backend.services.webhooks import DeliveryWorker
 from ori_backend.settings import BackendSettings
 
 SERVICE = "ori-backend"
+
+DESCRIPTION = """\
+Ori's control plane. Operators authenticate with `Authorization: Bearer <token>`, where the
+token is a session JWT (`POST /api/v1/auth/login`) or an API key, and choose a workspace with
+`X-Workspace-Id`. Workers authenticate with the fleet secret or a per-call token. Every error
+answers a `Problem` body (`code`, `message`, `details`). See `docs/api.md`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
 def create_app(settings: BackendSettings) -> FastAPI:
@@ -32,17 +52,35 @@ def create_app(settings: BackendSettings) -> FastAPI:
         app.state.db = mongo[settings.mongodb_db]
         app.state.redis = redis
         app.state.qdrant = qdrant
+        app.state.storage = open_storage(settings)
+        app.state.embedder = make_embedder(settings)
+        deliveries = DeliveryWorker(app.state.db)
+        app.state.deliveries = deliveries
         try:
+            await ensure_indexes(app.state.db)
+            await discard_stale_imports(app.state.db)
+            deliveries.start()
             yield
         finally:
+            await deliveries.stop()
             await qdrant.close()
             await redis.aclose()
             mongo.close()
 
-    app = FastAPI(title="Ori backend", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Ori backend",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    errors.install(app)
+    install_metrics(app)
+    install_tracing(app, settings)
+    app.include_router(api_router)
     app.mount("/metrics", make_asgi_app())
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], summary="Dependency health")
     async def health(request: Request) -> JSONResponse:
         """Report whether MongoDB, Redis and Qdrant answer; 503 when any does not."""
         checks = {

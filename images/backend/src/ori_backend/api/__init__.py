@@ -1,0 +1,1 @@
+"""The HTTP edge: dependencies and one router per resource, all under ``/api/v1``."""

@@ -1,0 +1,24 @@
+"""The ``/api/v1`` router: every resource router, mounted once."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ori_backend.api.routes import (
+    api_keys,
+    auth,
+    bots,
+    calls,
+    campaigns,
+    dnc,
+    fleet,
+    knowledge,
+    webhooks,
+    workspaces,
+)
+
+__all__ = ["api_router"]
+
+api_router = APIRouter(prefix="/api/v1")
+for module in (auth, workspaces, api_keys, bots, campaigns, dnc, knowledge, webhooks, fleet, calls):
+    api_router.include_router(module.router)

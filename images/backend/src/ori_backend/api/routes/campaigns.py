@@ -1,0 +1,132 @@
+"""Campaigns: CRUD, state transitions, CSV contact import, contacts and live progress."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+
+from ori_backend.api.deps import DbDep, DeveloperDep, MemberDep, SettingsDep
+from ori_backend.api.responses import errors
+from ori_backend.errors import Conflict
+from ori_backend.repositories import campaigns as repo
+from ori_backend.repositories import contacts as contacts_repo
+from ori_backend.schemas.campaigns import (
+    CampaignProgress,
+    CampaignPublic,
+    CampaignStateChange,
+    ContactImported,
+    ContactPublic,
+)
+from ori_backend.schemas.common import Page
+from ori_backend.services import campaigns
+from ori_backend.services.uploads import limited_stream
+from ori_contracts.campaign import CampaignSpec, CampaignState
+
+router = APIRouter(prefix="/campaigns", tags=["campaigns"])
+
+
+async def _public(db: DbDep, doc: dict[str, Any], *, with_progress: bool = True) -> CampaignPublic:
+    progress = CampaignProgress(**await campaigns.progress(db, doc)) if with_progress else None
+    return CampaignPublic.model_validate({**doc, "id": doc["_id"], "progress": progress})
+
+
+@router.get("", summary="List campaigns", responses=errors(403))
+async def list_campaigns(
+    db: DbDep, principal: MemberDep, state: CampaignState | None = None
+) -> list[CampaignPublic]:
+    """The workspace's campaigns, newest first (without progress; read one for it)."""
+    docs = await repo.list_campaigns(db, principal.workspace_id, state.value if state else None)
+    return [await _public(db, d, with_progress=False) for d in docs]
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="Create a campaign", responses=errors(403)
+)
+async def create_campaign(spec: CampaignSpec, db: DbDep, principal: DeveloperDep) -> CampaignPublic:
+    """Create a campaign in `draft` (developer); its bot must be in the workspace."""
+    return await _public(db, await campaigns.create(db, principal.workspace_id, spec))
+
+
+@router.get("/{campaign_id}", summary="Read a campaign", responses=errors(403, 404))
+async def read_campaign(campaign_id: str, db: DbDep, principal: MemberDep) -> CampaignPublic:
+    """A campaign with live progress counts."""
+    return await _public(db, await campaigns.get(db, principal.workspace_id, campaign_id))
+
+
+@router.put("/{campaign_id}", summary="Change a campaign", responses=errors(403, 404, 409))
+async def update_campaign(
+    campaign_id: str, spec: CampaignSpec, db: DbDep, principal: DeveloperDep
+) -> CampaignPublic:
+    """Replace the definition (developer); refused once completed or stopped."""
+    return await _public(db, await campaigns.update(db, principal.workspace_id, campaign_id, spec))
+
+
+@router.post(
+    "/{campaign_id}/state",
+    summary="Start, pause, complete or stop",
+    responses=errors(403, 404, 409),
+)
+async def change_state(
+    campaign_id: str, body: CampaignStateChange, db: DbDep, principal: DeveloperDep
+) -> CampaignPublic:
+    """Move along draft -> running <-> paused -> completed | stopped (developer); 409 otherwise."""
+    doc = await campaigns.change_state(db, principal.workspace_id, campaign_id, body.state)
+    return await _public(db, doc)
+
+
+@router.delete(
+    "/{campaign_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a campaign",
+    responses=errors(403, 404, 409),
+)
+async def delete_campaign(campaign_id: str, db: DbDep, principal: DeveloperDep) -> None:
+    """Delete a campaign and its contacts (developer); a running campaign must be stopped first."""
+    campaign = await campaigns.get(db, principal.workspace_id, campaign_id)
+    if campaign["state"] in {CampaignState.RUNNING, CampaignState.PAUSED}:
+        raise Conflict(f"stop the {campaign['state']} campaign before deleting it")
+    await repo.delete(db, principal.workspace_id, campaign_id)
+
+
+@router.post(
+    "/{campaign_id}/contacts",
+    status_code=status.HTTP_201_CREATED,
+    summary="Import contacts from CSV",
+    responses=errors(400, 403, 404, 409, 413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "UTF-8 CSV with a header row; a `phone` column is required.",
+        }
+    },
+)
+async def import_contacts(
+    campaign_id: str, request: Request, db: DbDep, principal: DeveloperDep, settings: SettingsDep
+) -> ContactImported:
+    """Stream a CSV body (`Content-Type: text/csv`) into the campaign (developer).
+
+    Every row is validated (E.164, time zone, duplicates, do-not-call); one bad row and nothing
+    is imported, and the answer (422) lists each row's problems.
+    """
+    campaign = await campaigns.get(db, principal.workspace_id, campaign_id)
+    chunks = limited_stream(request, settings.max_upload_mb * 1024 * 1024)
+    return ContactImported(**await campaigns.import_contacts(db, campaign, chunks))
+
+
+@router.get("/{campaign_id}/contacts", summary="List contacts", responses=errors(403, 404))
+async def list_contacts(
+    campaign_id: str,
+    db: DbDep,
+    principal: MemberDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> Page[ContactPublic]:
+    """A page of the campaign's contacts."""
+    await campaigns.get(db, principal.workspace_id, campaign_id)
+    docs = await contacts_repo.list_contacts(db, campaign_id, limit=limit, after=cursor)
+    next_cursor = docs[-1]["_id"] if len(docs) == limit else None
+    return Page[ContactPublic](
+        data=[ContactPublic.model_validate(d) for d in docs], next_cursor=next_cursor
+    )

@@ -1,0 +1,68 @@
+"""Prometheus request metrics and OpenTelemetry tracing (on when ``OTEL_ENABLED=true``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
+
+from ori_backend.settings import BackendSettings
+
+__all__ = ["install_metrics", "install_tracing"]
+
+REQUESTS = Counter(
+    "ori_backend_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "ori_backend_request_seconds",
+    "HTTP request latency.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
+
+
+def install_metrics(app: FastAPI) -> None:
+    """Count and time every request by route template (never by raw path: no id explosion)."""
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, template, str(response.status_code)).inc()
+        return response
+
+
+def install_tracing(app: FastAPI, settings: BackendSettings) -> None:
+    """Export spans of every request over OTLP when tracing is enabled."""
+    if not settings.otel_enabled or settings.otel_endpoint is None:
+        return
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    endpoint, headers = str(settings.otel_endpoint), settings.otlp_headers()
+    if settings.otel_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
+
+        exporter: object = Grpc(endpoint=endpoint, headers=headers)
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces", headers=headers)
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": settings.otel_service_name})
+    )
+    provider.add_span_processor(BatchSpanProcessor(exporter))  # type: ignore[arg-type]
+    trace.set_tracer_provider(provider)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls="health,metrics"
+    )

@@ -1,0 +1,1 @@
+"""The public API's request and response models (`<Res>Create`, `<Res>Update`, `<Res>Public`)."""

@@ -1,0 +1,119 @@
+"""Direct outbound calls (``POST /api/v1/calls``): prepare the call, find a free worker, attach.
+
+Capacity is found in two ways, in order: an atomic claim of an idle worker of ``FLEET_POOL``
+registered in Redis (`ori_contracts.allocation`, the Kubernetes path), then the seed's way:
+poll every ``FLEET_URLS`` entry's ``/health`` and try the hosts with the most free slots first.
+The chosen worker gets ``POST /attach`` with the fleet secret; a worker that answers 409 (busy)
+is skipped. With no free worker anywhere the call is marked ``not_placed`` and the request
+answers 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+import httpx
+from redis.asyncio import Redis
+
+from ori_backend.db import COLLECTIONS, Db
+from ori_backend.errors import ServiceUnavailable
+from ori_backend.repositories import calls as calls_repo
+from ori_backend.schemas.calls import CallCreate
+from ori_backend.schemas.common import Principal
+from ori_backend.services import bots
+from ori_backend.services.runtime_config import new_call_doc
+from ori_backend.settings import BackendSettings
+from ori_contracts import allocation
+from ori_contracts.ids import new_call_id
+from ori_contracts.runtime_config import Contact
+from ori_contracts.wire import ATTACH_PATH, AttachRequest, bearer
+
+__all__ = ["place_call"]
+
+HEALTH_TIMEOUT_S: Final = 2.0
+ATTACH_TIMEOUT_S: Final = 5.0
+
+
+async def place_call(
+    db: Db, redis: Redis, settings: BackendSettings, principal: Principal, body: CallCreate
+) -> dict[str, Any]:
+    """Prepare and place one outbound call.
+
+    Raises:
+        NotFound: The bot is not in the workspace.
+        ServiceUnavailable: No worker is free (or no fleet is configured).
+    """
+    if settings.voxcore_secret is None:
+        raise ServiceUnavailable("direct calls need VOXCORE_SECRET to attach calls to workers")
+    bot = await bots.get(db, principal.workspace_id, body.bot_id)
+    call_id = new_call_id()
+    contact = body.contact or Contact(id=f"direct-{call_id}", phone=body.to_number)
+    doc = new_call_doc(
+        call_id=call_id,
+        workspace_id=principal.workspace_id,
+        bot_id=bot["_id"],
+        bot_version=bot["version"],
+        campaign_id=None,
+        contact_id=contact.id,
+        contact=contact.model_dump(mode="json"),
+        direction="outbound",
+        telephony="livekit",
+        from_number=body.from_number,
+        to_number=body.to_number,
+        placed_by=principal.actor,
+    )
+    await calls_repo.insert_if_absent(db, doc)
+    request = AttachRequest(call_id=call_id, contact_id=contact.id, room=f"ori-{call_id}")
+    secret = settings.voxcore_secret.get_secret_value()
+    async with httpx.AsyncClient() as http:
+        for url in await _candidates(redis, settings, call_id, http):
+            if await _attach(http, url, request, secret):
+                return {"id": call_id, "status": "created", "worker": url}
+    await db[COLLECTIONS["calls"]].update_one({"_id": call_id}, {"$set": {"status": "not_placed"}})
+    raise ServiceUnavailable(
+        "no worker is free to take the call; try again shortly", headers={"Retry-After": "5"}
+    )
+
+
+async def _candidates(
+    redis: Redis, settings: BackendSettings, call_id: str, http: httpx.AsyncClient
+) -> list[str]:
+    urls = []
+    claimed = await _claim(redis, settings.fleet_pool, call_id)
+    if claimed:
+        urls.append(claimed)
+    hosts = await asyncio.gather(*(_free_slots(http, url) for url in settings.fleet_urls))
+    urls += [url for free, url in sorted(hosts, key=lambda h: -h[0]) if free > 0]
+    return urls
+
+
+async def _claim(redis: Redis, pool: str, call_id: str) -> str | None:
+    call = allocation.claim(pool, call_id)
+    script = redis.register_script(call.script.source)
+    result = allocation.parse_claim(await script(keys=list(call.keys), args=list(call.args)))
+    if result.outcome in {allocation.ClaimOutcome.CLAIMED, allocation.ClaimOutcome.EXISTING}:
+        return f"http://{result.address}" if result.address else None
+    return None
+
+
+async def _free_slots(http: httpx.AsyncClient, url: str) -> tuple[int, str]:
+    try:
+        answer = await http.get(f"{url.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S)
+        free = answer.json().get("free", 0)
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return 0, url
+    return (free if isinstance(free, int) else 0), url
+
+
+async def _attach(http: httpx.AsyncClient, url: str, request: AttachRequest, secret: str) -> bool:
+    try:
+        answer = await http.post(
+            f"{url.rstrip('/')}{ATTACH_PATH}",
+            json=request.model_dump(mode="json"),
+            headers=bearer(secret),
+            timeout=ATTACH_TIMEOUT_S,
+        )
+    except httpx.HTTPError:
+        return False
+    return answer.is_success

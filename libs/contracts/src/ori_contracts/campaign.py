@@ -1,0 +1,173 @@
+"""Campaigns: the policy fields the dialler paces by, the states, and the shared Mongo shapes.
+
+The backend owns campaigns and their contacts; the dialler reads them from the same MongoDB
+database (``MONGODB_DB``). The collection names and document shapes both sides rely on are
+defined here: ``campaigns`` documents hold a :class:`CampaignSpec` plus ``state`` and ids;
+``campaign_contacts`` documents are :class:`CampaignContact`.
+
+State machine (:data:`CAMPAIGN_TRANSITIONS`)::
+
+    draft -> running | stopped
+    running -> paused | completed | stopped
+    paused -> running | stopped
+    completed, stopped: final
+"""
+
+from datetime import time
+from enum import StrEnum
+from typing import Final, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from ori_contracts.base import ContractModel, JsonObject, UtcDatetime
+from ori_contracts.call_result import CallOutcome
+from ori_contracts.ids import E164, BotId, CampaignId, ContactId, WorkspaceId
+
+__all__ = [
+    "CAMPAIGNS_COLLECTION",
+    "CAMPAIGN_CONTACTS_COLLECTION",
+    "CAMPAIGN_TRANSITIONS",
+    "CallingWindow",
+    "CampaignContact",
+    "CampaignSpec",
+    "CampaignState",
+    "ContactStatus",
+    "PacingPolicy",
+    "RetryPolicy",
+]
+
+CAMPAIGNS_COLLECTION: Final = "campaigns"
+CAMPAIGN_CONTACTS_COLLECTION: Final = "campaign_contacts"
+
+
+class CampaignState(StrEnum):
+    """Where a campaign is in its life."""
+
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+CAMPAIGN_TRANSITIONS: Final[dict[CampaignState, frozenset[CampaignState]]] = {
+    CampaignState.DRAFT: frozenset({CampaignState.RUNNING, CampaignState.STOPPED}),
+    CampaignState.RUNNING: frozenset(
+        {CampaignState.PAUSED, CampaignState.COMPLETED, CampaignState.STOPPED}
+    ),
+    CampaignState.PAUSED: frozenset({CampaignState.RUNNING, CampaignState.STOPPED}),
+    CampaignState.COMPLETED: frozenset(),
+    CampaignState.STOPPED: frozenset(),
+}
+"""Allowed state changes; anything else is refused."""
+
+
+class CallingWindow(ContractModel):
+    """Local times (in the contact's time zone) during which the contact may be called."""
+
+    days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4],
+        min_length=1,
+        description="Weekdays, 0 = Monday ... 6 = Sunday.",
+    )
+    start: time = Field(default=time(9, 0), description="Local start time, e.g. `09:00`.")
+    end: time = Field(default=time(20, 0), description="Local end time (exclusive), e.g. `20:00`.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("a calling-window time is local to the contact: no UTC offset")
+        return value
+
+    @model_validator(mode="after")
+    def _sane(self) -> Self:
+        if any(not 0 <= day <= 6 for day in self.days):
+            raise ValueError("days must be between 0 (Monday) and 6 (Sunday)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PacingPolicy(ContractModel):
+    """How fast the dialler may place calls for the campaign."""
+
+    max_concurrent_calls: int = Field(
+        default=10, ge=1, le=10_000, description="Live calls the campaign may hold at once."
+    )
+    calls_per_second: float = Field(
+        default=1.0, gt=0.0, le=100.0, description="Carrier limit on call attempts per second."
+    )
+    dial_ratio: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=5.0,
+        description="Calls dialled per free worker (predictive dialling above 1.0).",
+    )
+    max_abandon_rate: float = Field(
+        default=0.03, ge=0.0, le=1.0, description="Highest tolerated share of abandoned calls."
+    )
+
+
+class RetryPolicy(ContractModel):
+    """When a contact is tried again."""
+
+    max_attempts: int = Field(default=3, ge=1, le=20, description="Attempts per contact, total.")
+    retry_after_s: int = Field(
+        default=3600, ge=60, le=7 * 86400, description="Wait before the next attempt."
+    )
+    retry_on: list[CallOutcome] = Field(
+        default_factory=lambda: [CallOutcome.NO_ANSWER, CallOutcome.BUSY, CallOutcome.FAILED],
+        description="Outcomes that make the contact eligible for another attempt.",
+    )
+
+
+class CampaignSpec(ContractModel):
+    """A campaign's definition (everything but its state, ids and contacts)."""
+
+    name: str = Field(min_length=1, max_length=200, description="Human-readable name.")
+    bot_id: BotId = Field(description="The bot that runs the calls.")
+    caller_id: E164 | None = Field(default=None, description="Number presented to contacts.")
+    default_timezone: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
+        description="IANA zone for contacts whose zone is neither given nor inferable.",
+    )
+    calling_windows: list[CallingWindow] = Field(
+        default_factory=lambda: [CallingWindow()],
+        min_length=1,
+        description="When contacts may be called, in their local time.",
+    )
+    pacing: PacingPolicy = Field(default_factory=PacingPolicy, description="Pacing limits.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retry policy.")
+    fleet_pool: str | None = Field(
+        default=None, max_length=128, description="Fleet pool to place calls on; None: default."
+    )
+
+
+class ContactStatus(StrEnum):
+    """Where a contact is in the campaign."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class CampaignContact(ContractModel):
+    """One contact of a campaign, as stored in ``campaign_contacts``."""
+
+    id: ContactId = Field(description="Contact id, unique within the campaign.")
+    campaign_id: CampaignId = Field(description="The campaign.")
+    workspace_id: WorkspaceId = Field(description="Owning workspace.")
+    phone: E164 = Field(description="Number to call, E.164.")
+    name: str | None = Field(default=None, description="Name to address the contact by.")
+    timezone: str = Field(description="IANA zone the calling windows are applied in.")
+    custom_fields: JsonObject = Field(default_factory=dict, description="Other CSV columns.")
+    status: ContactStatus = Field(default=ContactStatus.PENDING, description="Progress.")
+    attempts: int = Field(default=0, ge=0, description="Calls placed so far.")
+    next_attempt_at: UtcDatetime | None = Field(
+        default=None, description="Earliest next attempt; None: as soon as a window opens."
+    )
+    last_outcome: CallOutcome | None = Field(default=None, description="Last call's outcome.")
+    last_call_id: str | None = Field(default=None, description="Last call placed.")
