@@ -32,21 +32,23 @@ up: sync tools ## run Ori locally on embedded defaults (Ctrl-C stops it)
 	$(RUN) ori-up
 
 .PHONY: generate
-generate: sync ## regenerate docs/configuration.md and the .env.example files
+generate: sync ## regenerate docs/configuration.md, the .env.example files and the CRDs
 	$(RUN) python tools/gen_config.py
+	$(RUN) python tools/gen_crds.py
 
 .PHONY: lint
 lint: sync ## ruff, import boundaries, Dockerfiles, generated-file drift
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports
-	$(RUN) hadolint images/*/Dockerfile
+	$(RUN) hadolint images/*/Dockerfile operator/Dockerfile
 	$(RUN) python tools/gen_config.py --check
+	$(RUN) python tools/gen_crds.py --check
 	bash -n tools/build.sh .ci/run
 
 .PHONY: typecheck
 typecheck: sync ## mypy --strict over every member
-	$(RUN) mypy libs/contracts/src images/backend/src images/worker/src images/dialler/src operator/src e2e/src tools/gen_config.py
+	$(RUN) mypy libs/contracts/src images/backend/src images/worker/src images/dialler/src operator/src e2e/src tools/gen_config.py tools/gen_crds.py
 
 .PHONY: unit
 unit: sync ## unit tests only (no servers)
@@ -55,6 +57,18 @@ unit: sync ## unit tests only (no servers)
 .PHONY: test
 test: sync tools lint typecheck ## everything: lint, types, unit, integration and e2e tests
 	$(RUN) pytest $(PYTEST_ARGS)
+
+.PHONY: bench-backend
+bench-backend: sync tools ## backend benchmark: runtime config, ingestion, CSV import (build/bench/backend.json)
+	$(RUN) python images/backend/bench/bench_backend.py
+
+.PHONY: e2e
+e2e: sync tools ## Kubernetes end to end on the real control plane: CRDs, operator, router, chart
+	$(RUN) pytest e2e/tests/test_k8s_*.py $(PYTEST_ARGS)
+
+.PHONY: bench-fleet
+bench-fleet: sync tools ## fleet benchmark: allocation, scale-up, busy workers kept, reconcile latency (build/bench/fleet.json)
+	$(RUN) python operator/bench/fleet.py
 
 .PHONY: fmt
 fmt: sync ## format and autofix

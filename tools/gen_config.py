@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings
 
 from ori_backend.settings import BackendSettings
 from ori_dialler.settings import DiallerSettings
+from ori_operator.settings import OperatorSettings
 from ori_worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +126,7 @@ SERVICES = (
                     "recordings_dir",
                     "tool_secrets_dir",
                     "require_call_token",
+                    "static_runtime_config",
                 ),
             ),
             (
@@ -173,6 +175,19 @@ SERVICES = (
                     "circuit_success_threshold",
                 ),
             ),
+        ),
+    ),
+    Service(
+        "Operator",
+        "operator",
+        OperatorSettings,
+        "The Kubernetes operator (kopf): reconciles Bot, Campaign and FleetPool resources. Runs "
+        "in the cluster (ServiceAccount) or beside it (`KUBECONFIG`); see docs/kubernetes.md.",
+        (
+            ("Watching and peering", ("watch_namespaces", "operator_peering", "operator_priority")),
+            ("Fleet", ("redis_url", "reconcile_interval_s")),
+            ("Backend sync", ("backend_url", "backend_token", "backend_resync_interval_s")),
+            ("Metrics, health, logging", ("metrics_port", "health_port", "bind_host", "log_level")),
         ),
     ),
 )

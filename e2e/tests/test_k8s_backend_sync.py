@@ -1,0 +1,233 @@
+"""Bot and Campaign resources synced into the real backend by the operator.
+
+`kubectl apply -f crds/samples/bot.yaml` makes the bot appear in the backend and the resource
+Ready; an edit makes a new backend version; drift in the backend is corrected; deleting the
+resource removes the bot (its finalizer waits for that). A Campaign is created in the backend
+with the contacts of its ConfigMap, started, paused, reports progress and its dialler lease,
+and is stopped and deleted with its resource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from redis import Redis
+
+from ori_contracts import redis_keys
+from ori_e2e.pytest_plugin import unique_name
+from ori_e2e.servers import KubeCluster, ManagedProcess, MongoServer, free_port, http_probe
+from ori_e2e.toolcache import find_binary
+from ori_operator.testing import CRDS_DIR, Kubectl, OperatorProcess
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+SAMPLE = CRDS_DIR / "samples" / "bot.yaml"
+
+
+@dataclass
+class Backend:
+    url: str
+    user: dict[str, str]
+    operator_key: str
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}/api/v1{path}", headers=self.user, timeout=10)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], what: str, within_s: float = 30
+) -> T:
+    deadline = time.monotonic() + within_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture
+def backend(
+    mongo_server: MongoServer, mongo_db_name: str, redis_url: str, tmp_path: Path
+) -> Iterator[Backend]:
+    port = free_port()
+    env = {
+        "MONGODB_URI": mongo_server.url,
+        "MONGODB_DB": mongo_db_name,
+        "REDIS_URL": redis_url,
+        "JWT_SECRET": "bot-sync-test-jwt-secret-0123456789",
+        "VOXCORE_WSS_BASE_URL": "ws://127.0.0.1:9/ws",
+        "VOXCORE_SECRET": "bot-sync-test-fleet-secret-0123456789",
+        "QDRANT_PATH": str(tmp_path / "qdrant"),
+    }
+    process = ManagedProcess(
+        "ori-backend",
+        [sys.executable, "-m", "ori_backend", "--host", "127.0.0.1", "--port", str(port)],
+        log_path=tmp_path / "backend.log",
+        env=env,
+        cwd=tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    process.start(http_probe(f"{url}/health"), timeout=60)
+    try:
+        yield _account_with_operator_key(url)
+    finally:
+        process.stop()
+
+
+def _account_with_operator_key(url: str) -> Backend:
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=10) as http:
+        signup = http.post("/auth/signup", json={"email": "ops@example.com",
+                           "password": "correct horse battery", "name": "Ops"})  # fmt: skip
+        assert signup.status_code == 201, signup.text
+        token = {"Authorization": f"Bearer {signup.json()['access_token']}"}
+        workspace = http.get("/workspaces", headers=token).json()[0]["id"]
+        user = {**token, "X-Workspace-Id": workspace}
+        operator_key = {"name": "operator", "role": "developer", "manager": "kubernetes"}
+        key = http.post("/api-keys", headers=user, json=operator_key)
+        assert key.status_code == 201, key.text
+        return Backend(url, user, key.json()["secret"])
+
+
+@pytest.fixture
+def kubectl(kube: KubeCluster, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
+    cluster = Kubectl(find_binary("kubernetes", "kubectl"), kube.kubeconfig)
+    cluster.install_crds()
+    namespace = unique_name(request, sep="-", limit=40)
+    kube.create_namespace(namespace)
+    yield cluster.in_namespace(namespace)
+    cluster.run("delete", "namespace", namespace, "--wait=false")
+
+
+@pytest.fixture
+async def operator(
+    kube: KubeCluster, kubectl: Kubectl, backend: Backend, redis_url: str, tmp_path: Path
+) -> AsyncIterator[OperatorProcess]:
+    env = {
+        "KUBECONFIG": str(kube.kubeconfig),
+        "REDIS_URL": redis_url,
+        "WATCH_NAMESPACES": kubectl.namespace or "",
+        "BACKEND_URL": backend.url,
+        "BACKEND_TOKEN": backend.operator_key,
+        "BACKEND_RESYNC_INTERVAL_S": "1",
+    }
+    process = OperatorProcess(env, tmp_path / "operator.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+def bot_status(kubectl: Kubectl, name: str = "front-desk") -> dict[str, Any]:
+    status: dict[str, Any] = kubectl.json("get", "bot", name).get("status", {})
+    return status
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in status.get("conditions", []) if c["type"] == kind), {})
+
+
+async def test_a_bot_is_synced_versioned_corrected_and_deleted(
+    kubectl: Kubectl, backend: Backend, operator: OperatorProcess
+) -> None:
+    kubectl.apply(SAMPLE)
+
+    async def live(version: int) -> dict[str, Any] | None:
+        status = bot_status(kubectl)
+        ready = condition(status, "Ready").get("status") == "True"
+        return status if ready and status.get("version") == version else None
+
+    status = await eventually(lambda: live(1), "the Bot Ready at version 1")
+    assert condition(status, "Synced")["reason"] == "UpToDate"
+    assert status["observedGeneration"] == 1
+    stored = backend.get(f"/bots/{status['backend_id']}").json()
+    assert stored["spec"]["name"] == "Front desk"
+    assert stored["external_ref"] == f"{kubectl.namespace}.front-desk"
+    assert (stored["managed_by"], stored["read_only"]) == ("kubernetes", True)
+
+    patch = {"spec": {"persona": {"greeting": "Hello, Acme Dental speaking."}}}
+    kubectl.run("patch", "bot", "front-desk", "--type=merge", "-p", json.dumps(patch))
+    status = await eventually(lambda: live(2), "a new backend version after an edit")
+    assert status["observedGeneration"] == 2
+    stored = backend.get(f"/bots/{status['backend_id']}").json()
+    assert stored["spec"]["persona"]["greeting"] == "Hello, Acme Dental speaking."
+
+    ref = f"{kubectl.namespace}.front-desk"
+    as_operator = {"Authorization": f"Bearer {backend.operator_key}"}
+    async with httpx.AsyncClient(base_url=backend.url, headers=as_operator) as http:
+        gone = await http.delete(f"/api/v1/bots/by-ref/{ref}")
+    assert gone.status_code == 204  # drift: someone removed it from the backend
+    status = await eventually(lambda: live(3), "the bot restored in the backend", within_s=20)
+    assert backend.get(f"/bots/{status['backend_id']}").status_code == 200
+
+    kubectl.run("delete", "bot", "front-desk", "--wait=true", "--timeout=30s")
+    assert backend.get(f"/bots/{status['backend_id']}").status_code == 404
+
+
+async def test_a_bot_the_models_refuse_is_not_ready_and_says_why(
+    kubectl: Kubectl, backend: Backend, operator: OperatorProcess
+) -> None:
+    text = SAMPLE.read_text().replace("name: front-desk", "name: wrong-kb")
+    text = text.replace("    - type: end_call\n", "    - type: end_call\n"
+                        "    - {type: search_knowledge, knowledge_base_ids: [faq]}\n")  # fmt: skip
+    kubectl.apply(text)  # the schema accepts it; the tool names a knowledge base the bot lacks
+
+    async def refused() -> dict[str, Any] | None:
+        ready = condition(bot_status(kubectl, "wrong-kb"), "Ready")
+        return ready if ready.get("reason") == "InvalidSpec" else None
+
+    ready = await eventually(refused, "Ready=False InvalidSpec")
+    assert ready["status"] == "False"
+    assert "unknown knowledge bases ['faq']" in ready["message"]
+    assert backend.get("/bots").json()["data"] == []  # nothing reached the backend
+
+
+async def test_a_campaign_is_created_started_paused_and_deleted_in_the_backend(
+    kubectl: Kubectl, backend: Backend, operator: OperatorProcess, redis_url: str
+) -> None:
+    for sample in ("bot.yaml", "fleetpool.yaml", "campaign.yaml"):
+        kubectl.apply(CRDS_DIR / "samples" / sample)
+
+    async def campaign_in(state: str) -> dict[str, Any] | None:
+        status = kubectl.json("get", "campaign", "spring-recall").get("status", {})
+        synced = condition(status, "Synced").get("status") == "True"
+        return status if synced and status.get("state") == state else None
+
+    status = await eventually(lambda: campaign_in("running"), "the campaign running", within_s=45)
+    assert status["progress"]["total"] == 2
+    assert status["contacts_imported"] == 2
+    stored = backend.get(f"/campaigns/{status['backend_id']}").json()
+    assert (stored["name"], stored["state"], stored["fleet_pool"]) == (
+        "Spring recall",
+        "running",
+        "default",
+    )
+    bot = kubectl.json("get", "bot", "front-desk")["status"]
+    assert stored["bot_id"] == bot["backend_id"]
+
+    redis = Redis.from_url(redis_url)
+    redis.set(redis_keys.campaign_lease(status["backend_id"]), "dialler-7f9c", ex=30)
+    redis.close()
+
+    async def leased() -> dict[str, Any] | None:
+        found = kubectl.json("get", "campaign", "spring-recall").get("status", {})
+        return found if found.get("lease_holder") == "dialler-7f9c" else None
+
+    await eventually(leased, "the lease holder in status")
+    kubectl.run("patch", "campaign", "spring-recall", "--type=merge",
+                "-p", json.dumps({"spec": {"state": "paused"}}))  # fmt: skip
+    await eventually(lambda: campaign_in("paused"), "the campaign paused")
+    assert backend.get(f"/campaigns/{status['backend_id']}").json()["state"] == "paused"
+
+    kubectl.run("delete", "campaign", "spring-recall", "--wait=true", "--timeout=30s")
+    assert backend.get(f"/campaigns/{status['backend_id']}").status_code == 404

@@ -1,0 +1,5 @@
+"""`python -m ori_operator`."""
+
+from ori_operator.main import main
+
+main()

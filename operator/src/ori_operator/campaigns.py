@@ -1,0 +1,177 @@
+"""One Campaign sync: resolve references, push to the backend, copy progress back.
+
+Called by the Campaign daemon in `handlers.campaign` on every change and every
+`BACKEND_RESYNC_INTERVAL_S`. The backend has no reference-keyed campaign endpoint, so the
+backend id is written into `status.backend_id` the moment the campaign is created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from ori_contracts import campaign, redis_keys
+from ori_contracts.crds import BOT, CAMPAIGN, FLEETPOOL, CampaignSpec, CampaignStatus
+from ori_operator.backend import BackendRejected, BackendUnavailable
+from ori_operator.context import OperatorContext
+from ori_operator.reconcile import campaign as status_of
+
+__all__ = ["delete_campaign", "sync_campaign"]
+
+log = logging.getLogger(__name__)
+_FINAL = {campaign.CampaignState.COMPLETED.value, campaign.CampaignState.STOPPED.value}
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    spec: CampaignSpec
+    bot_id: str
+    csv: str | None
+
+
+class _Unresolved(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+async def sync_campaign(
+    ctx: OperatorContext,
+    namespace: str,
+    name: str,
+    generation: int | None,
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+) -> CampaignStatus:
+    """Bring the backend's copy of one Campaign in line and record where it stands."""
+    previous = CampaignStatus.model_validate(dict(status or {}))
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        resolved = await _resolve(ctx, namespace, spec)
+        result = await _push(ctx, namespace, name, resolved, previous, generation, now)
+    except _Unresolved as problem:
+        result = status_of.not_ready(previous, problem.reason, str(problem),
+                                     generation=generation, now=now)  # fmt: skip
+    except BackendUnavailable as error:
+        result = status_of.unsynced(previous, "BackendUnavailable", str(error),
+                                    generation=generation, now=now)  # fmt: skip
+    except BackendRejected as error:
+        result = status_of.not_ready(previous, "BackendRejected", str(error),
+                                     generation=generation, now=now)  # fmt: skip
+    new = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if new != previous.model_dump(mode="json", by_alias=True, exclude_none=True):
+        await ctx.kube.patch_status(CAMPAIGN.plural, namespace, name, new)
+    return result
+
+
+async def _resolve(ctx: OperatorContext, namespace: str, raw: Mapping[str, Any]) -> _Resolved:
+    try:
+        spec = CampaignSpec.model_validate(dict(raw))
+    except ValidationError as error:
+        message = "; ".join(f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                            for e in error.errors())  # fmt: skip
+        raise _Unresolved("InvalidSpec", message[:2000]) from None
+    bot = await ctx.kube.get_custom(BOT.plural, namespace, spec.bot_ref.name)
+    if bot is None:
+        raise _Unresolved("BotNotFound", f"Bot {spec.bot_ref.name} does not exist")
+    bot_id = str((bot.get("status") or {}).get("backend_id") or "")
+    if not bot_id and ctx.backend is not None:
+        raise _Unresolved("BotNotSynced", f"Bot {spec.bot_ref.name} is not in the backend yet")
+    if await ctx.kube.get_custom(FLEETPOOL.plural, namespace, spec.fleet_pool_ref.name) is None:
+        raise _Unresolved(
+            "FleetPoolNotFound", f"FleetPool {spec.fleet_pool_ref.name} does not exist"
+        )
+    return _Resolved(spec, bot_id, await _contacts(ctx, namespace, spec))
+
+
+async def _contacts(ctx: OperatorContext, namespace: str, spec: CampaignSpec) -> str | None:
+    source = spec.contacts
+    ref, kind = (source.config_map_ref, "configmaps") if source.config_map_ref else (
+        source.secret_ref, "secrets")  # fmt: skip
+    if ref is None:  # list_id: contacts are uploaded through the API
+        return None
+    csv = await ctx.kube.config_value(kind, namespace, ref.name, ref.key)
+    if csv is None:
+        raise _Unresolved("ContactsNotFound", f"{kind[:-1]} {ref.name} has no key {ref.key}")
+    return csv
+
+
+async def _push(
+    ctx: OperatorContext,
+    namespace: str,
+    name: str,
+    resolved: _Resolved,
+    previous: CampaignStatus,
+    generation: int | None,
+    now: datetime,
+) -> CampaignStatus:
+    backend = ctx.backend
+    if backend is None:
+        return status_of.unsynced(previous, "SyncDisabled", "BACKEND_URL is not set",
+                                  generation=generation, now=now)  # fmt: skip
+    wanted = resolved.spec.for_backend(name, resolved.bot_id)
+    current = await backend.get_campaign(previous.backend_id) if previous.backend_id else None
+    if current is None:
+        current = await backend.create_campaign(wanted)
+        await ctx.kube.patch_status(CAMPAIGN.plural, namespace, name, {"backend_id": current["id"]})
+    elif current["state"] not in _FINAL and campaign.CampaignSpec.model_validate(current) != wanted:
+        await backend.update_campaign(current["id"], wanted)
+    imported = await _import_once(ctx, current, resolved.csv, previous)
+    for state in status_of.transitions(
+        campaign.CampaignState(current["state"]), resolved.spec.state
+    ):
+        await backend.change_campaign_state(current["id"], state)
+    fresh = await backend.get_campaign(current["id"]) or current
+    result = status_of.synced(previous, fresh, lease_holder=await _lease(ctx, current["id"]),
+                              generation=generation, now=now)  # fmt: skip
+    return result.model_copy(update=imported)
+
+
+async def _import_once(
+    ctx: OperatorContext, current: Mapping[str, Any], csv: str | None, previous: CampaignStatus
+) -> dict[str, Any]:
+    if csv is None or ctx.backend is None:
+        return {}
+    digest = hashlib.sha256(csv.encode()).hexdigest()
+    if previous.contacts_digest is not None:
+        if previous.contacts_digest != digest:
+            log.warning("Campaign %s: its contact list changed; contacts are imported once",
+                        current["id"])  # fmt: skip
+        return {}
+    if current["state"] in _FINAL:
+        return {}
+    count = await ctx.backend.import_contacts(current["id"], csv)
+    return {"contacts_digest": digest, "contacts_imported": count}
+
+
+async def _lease(ctx: OperatorContext, campaign_id: str) -> str | None:
+    try:
+        holder = await ctx.allocator.redis.get(redis_keys.campaign_lease(campaign_id))
+    except (RedisError, ValueError) as error:
+        log.warning("cannot read the lease of campaign %s: %s", campaign_id, error)
+        return None
+    return holder.decode() if isinstance(holder, bytes) else holder
+
+
+async def delete_campaign(ctx: OperatorContext, status: Mapping[str, Any]) -> None:
+    """Stop (if live) and delete the backend's campaign (the Campaign's finalizer).
+
+    Raises:
+        BackendUnavailable: Not reachable now; the deletion waits and is retried.
+    """
+    campaign_id = (status or {}).get("backend_id")
+    if ctx.backend is None or not campaign_id:
+        return
+    current = await ctx.backend.get_campaign(str(campaign_id))
+    if current is None:
+        return
+    if current["state"] in (campaign.CampaignState.RUNNING, campaign.CampaignState.PAUSED):
+        await ctx.backend.change_campaign_state(current["id"], campaign.CampaignState.STOPPED)
+    await ctx.backend.delete_campaign(current["id"])
