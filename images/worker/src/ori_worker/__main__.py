@@ -1,13 +1,50 @@
-"""``ori-worker``: serve one worker process (one call slot in production)."""
+"""``ori-worker``: serve one worker process (one call slot in production).
+
+SIGTERM (or Ctrl-C) drains instead of stopping at once: the worker takes no new call,
+finishes the live one, flushes its result outbox, and only then exits. A second signal
+stops it immediately.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+from types import FrameType
 
 import uvicorn
 
 from ori_contracts.logs import configure_logging
 from ori_worker.settings import get_settings
+
+log = logging.getLogger("ori_worker")
+
+
+class DrainingServer(uvicorn.Server):
+    """A uvicorn server whose first exit signal drains the worker before shutting down."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """First signal: drain, then exit; second signal: exit now."""
+        if self._draining or self.config.loaded_app is None:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        log.info("signal %d: draining (finishing the live call, flushing results)", sig)
+        loop = asyncio.get_event_loop()
+        loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        app = self.config.app
+        runtime = getattr(getattr(app, "state", None), "runtime", None)
+        if runtime is None:
+            self.should_exit = True
+            return
+        task = runtime.begin_drain()
+        task.add_done_callback(lambda _: setattr(self, "should_exit", True))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,8 +59,16 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging("ori-worker", settings.log_level)
 
     from ori_worker.app import create_app  # noqa: PLC0415 - heavy imports only after settings load
+    from ori_worker.logs import bridge_loguru  # noqa: PLC0415
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, uds=args.uds, log_config=None)
+    bridge_loguru(settings.log_level)
+    if settings.otel_enabled:
+        from ori_worker.tracing import setup_tracing  # noqa: PLC0415
+
+        setup_tracing(settings)
+    app = create_app(settings, listen_address=f"{args.host}:{args.port}")
+    config = uvicorn.Config(app, host=args.host, port=args.port, uds=args.uds, log_config=None)
+    DrainingServer(config).run()
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import AnyHttpUrl, AnyUrl, Field, SecretStr
+from pydantic import AnyHttpUrl, AnyUrl, Field, SecretStr, field_validator
 
 from ori_contracts.settings import (
     LogSettings,
@@ -62,6 +64,89 @@ class WorkerSettings(MinioSettings, SharedSecretSettings, LogSettings, OtelSetti
         description="Service name attached to spans.",
         json_schema_extra=when("enabled"),
     )
+    voxbridge_results_url: AnyHttpUrl | None = Field(
+        None,
+        description="Where call results are delivered; default: /api/v1/call-results on the "
+        "backend of VOXBRIDGE_CONFIG_URL.",
+        examples=["http://localhost:8080/api/v1/call-results"],
+    )
+    config_timeout_s: float = Field(
+        5.0,
+        description="Seconds a call waits for its runtime config before it ends politely "
+        "with a failure result.",
+        gt=0,
+        le=30,
+    )
+    outbox_dir: Path = Field(
+        Path("outbox"),
+        description="Directory of the durable result outbox (results waiting for the "
+        "backend). Keep it on a volume that outlives the process.",
+        examples=["/var/lib/ori/outbox"],
+    )
+    outbox_flush_timeout_s: float = Field(
+        30.0,
+        description="On shutdown, how long the worker keeps trying to deliver pending "
+        "results after its last call ended.",
+        ge=0,
+    )
+    recordings_dir: Path = Field(
+        Path("recordings"),
+        description="Scratch directory for a call's recording until it is uploaded.",
+    )
+    tool_secrets_dir: Path | None = Field(
+        None,
+        description="Directory of mounted secrets for HTTP tools' SecretRef headers, laid out "
+        "<dir>/<secret name>/<key> (a Kubernetes Secret volume).",
+        examples=["/var/run/secrets/ori-tools"],
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis for the worker's registration (heartbeat, state) so calls can be "
+        "allocated to it. Unset: the worker does not register.",
+        examples=["redis://localhost:6379"],
+        json_schema_extra=when("calls are allocated through Redis (Kubernetes)"),
+    )
+    worker_id: str | None = Field(
+        None,
+        description="This worker's id in its registration; default: the host name (the pod "
+        "name in Kubernetes).",
+        examples=["ori-worker-default-7d9f8b6c5-x2k4p"],
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
+    )
+    fleetpool: str = Field(
+        "default",
+        description="The FleetPool this worker belongs to (its registration's pool).",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
+    )
+    worker_address: str | None = Field(
+        None,
+        description="host:port the call router reaches this worker at (the pod IP and port); "
+        "default: the address it serves on.",
+        examples=["10.0.3.17:8000"],
+    )
+    static_runtime_config: Path | None = Field(
+        None,
+        description="Answer every call with this RuntimeConfig JSON file instead of asking the "
+        "backend (offline demos, tests and benchmarks only).",
+        examples=["demo-bot.json"],
+    )
+    require_call_token: bool = Field(
+        False,
+        description="Refuse media connections without a valid per-call token (signed with "
+        "VOXCORE_SECRET by whoever claimed the worker).",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def resolved_worker_id(self) -> str:
+        """``WORKER_ID``, or the host name cut to a valid id."""
+        return self.worker_id or socket.gethostname().split(".")[0][:128] or "worker"
 
 
 @lru_cache(maxsize=1)

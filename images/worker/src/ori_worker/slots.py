@@ -50,6 +50,17 @@ class CallSlots:
         self.busy.add(call_id)
         self._idle.clear()
 
+    def rename(self, old: str, new: str) -> None:
+        """Keep the slot held as ``old`` but hold it as ``new`` (once the call id is known).
+
+        Raises:
+            NoFreeSlot: ``old`` holds no slot, or ``new`` already holds one.
+        """
+        if old not in self.busy or new in self.busy:
+            raise NoFreeSlot(f"cannot move slot {old} to call {new}")
+        self.busy.discard(old)
+        self.busy.add(new)
+
     def release(self, call_id: str) -> None:
         """Give back the slot held by ``call_id`` (a no-op if it holds none)."""
         self.busy.discard(call_id)

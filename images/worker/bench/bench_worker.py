@@ -1,0 +1,342 @@
+# ruff: noqa: T201 - a command-line program
+"""Benchmark the worker as callers experience it: latency, barge-in, pickup, density, memory.
+
+    uv run python images/worker/bench/bench_worker.py   (make bench-worker)
+
+Starts Redis, FerretDB and MinIO from the tools cache, the backend and worker processes on
+loopback, creates bots on stand-in providers with fixed, known delays (PocketSphinx and
+eSpeak NG plus a fixed wait, the scripted LLM plus a fixed wait), and phones them with the
+simulator over Twilio's protocol in real time. Prints a table and writes
+``build/bench/worker.json``. docs/benchmarks.md says what each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minio import Minio
+
+from ori_contracts import (
+    EndCallTool,
+    LlmConfig,
+    LlmProvider,
+    ScriptedLlmConfig,
+    ScriptedRule,
+    SttConfig,
+    SttProvider,
+    TtsConfig,
+    TtsProvider,
+    TurnConfig,
+    TurnStrategy,
+    VadConfig,
+)
+from ori_contracts.call_metrics import percentile
+from ori_contracts.testing import make_runtime_config
+from ori_e2e.servers import S3Server, start_ferretdb, start_minio, start_redis
+from ori_e2e.voice import BackendProcess, WorkerProcess, bot_spec, start_backend, start_worker
+from ori_worker.sim.caller import CallReport, Line, Script, SimulatedCall
+
+ROOT = Path(__file__).resolve().parents[3]
+OUT = ROOT / "build" / "bench" / "worker.json"
+STT_DELAY_MS, LLM_DELAY_MS, TTS_DELAY_MS = 100, 150, 100
+VAD_START_S, VAD_STOP_S, VAD_MIN_VOLUME, SPEECH_TIMEOUT_S = 0.15, 0.2, 0.3, 0.6
+LINES = ("I would like to book an appointment", "What time do you open", "Goodbye")
+BARGE = "Tuesday at ten works for me"
+GOALS = {
+    "overhead_p95_ms": ("<=", 100),
+    "bargein_p95_ms": ("<=", 350),
+    "pickup_p50_ms": ("<=", 300),
+    "calls_per_core": (">=", 8),
+    "rss_mb_per_worker": ("<=", 200),
+    "result_delivery_p95_s": ("<=", 10),
+}
+
+
+def bench_bot(strategy: TurnStrategy) -> dict[str, Any]:
+    """The bench bot: stand-in providers with fixed delays, rules for the bench lines."""
+    rules = [
+        ScriptedRule(when_any=["appointment"], say="I can book that. Does Tuesday at ten work?"),
+        ScriptedRule(when_any=["tuesday"], say="Great, you are booked for Tuesday at ten."),
+        ScriptedRule(when_any=["goodbye"], say="Thanks for calling. Goodbye!", tool="end_call"),
+    ]
+    config = make_runtime_config(
+        stt=SttConfig(
+            provider=SttProvider.POCKETSPHINX,
+            phrases=[*LINES, BARGE],
+            options={"delay_ms": STT_DELAY_MS},
+        ),
+        llm=LlmConfig(
+            provider=LlmProvider.SCRIPTED,
+            scripted=ScriptedLlmConfig(rules=rules, fallback_reply="We open at nine every day."),
+            options={"delay_ms": LLM_DELAY_MS},
+        ),
+        tts=TtsConfig(
+            provider=TtsProvider.ESPEAK, voice="en-us", options={"delay_ms": TTS_DELAY_MS}
+        ),
+        # Pipecat's default min_volume (0.6), through its volume smoothing, holds back the
+        # start of speech by about 200 ms on telephone-level audio; barge-in needs less.
+        vad=VadConfig(start_s=VAD_START_S, stop_s=VAD_STOP_S, min_volume=VAD_MIN_VOLUME),
+        turn=TurnConfig(strategy=strategy, speech_timeout_s=SPEECH_TIMEOUT_S),
+        tools=[EndCallTool()],
+        knowledge_bases=[],
+    )
+    return bot_spec(config, name=f"Bench {strategy.value}")
+
+
+def script(barge_in: bool) -> Script:
+    """The caller's lines; optionally one said over the bot."""
+    lines = [Line(LINES[0])]
+    if barge_in:  # talk over the bot's answer 1.2 s into it
+        lines.append(Line(BARGE, barge_in_after_ms=1200))
+    lines += [Line(LINES[1]), Line(LINES[2])]
+    return Script(tuple(lines), bot_done_silence_ms=700)
+
+
+@dataclass
+class Sample:
+    """Measurements of one call."""
+
+    report: CallReport
+    endpointing_s: float
+    rss_mb: float = 0.0
+    delivery_s: float | None = None
+
+    @property
+    def overhead_ms(self) -> list[int]:
+        """Perceived latency minus the endpointing wait and the stand-ins' fixed delays."""
+        fixed = self.endpointing_s * 1000 + LLM_DELAY_MS + TTS_DELAY_MS
+        return [
+            round(t.latency_ms - fixed)
+            for t in self.report.turns
+            if t.latency_ms is not None and not t.barge_in
+        ]
+
+
+def rss_mb(pid: int | None) -> float:
+    """Resident memory of a process, from /proc."""
+    if pid is None:
+        return 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return 0.0
+    return 0.0
+
+
+@dataclass
+class Bench:
+    """The servers, the backend and a pool of workers."""
+
+    root: Path
+    backend: BackendProcess
+    s3: S3Server
+    bucket: str
+    workers: list[WorkerProcess] = field(default_factory=list)
+    numbers: int = 0
+
+    def ensure_workers(self, count: int) -> list[WorkerProcess]:
+        """Have at least ``count`` workers running (started in parallel)."""
+        missing = count - len(self.workers)
+        if missing > 0:
+            start = len(self.workers)
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                started = pool.map(
+                    lambda i: start_worker(
+                        self.root / f"worker-{i}",
+                        self.s3,
+                        self.bucket,
+                        config_url=self.backend.config_url,
+                        name=f"worker-{i}",
+                        extra_env={"LOG_LEVEL": "WARNING"},
+                    ),
+                    range(start, start + missing),
+                )
+                self.workers.extend(started)
+        return self.workers[:count]
+
+    def caller_number(self) -> str:
+        """A fresh caller number, so each call's record can be found."""
+        self.numbers += 1
+        return f"+1415555{self.numbers:04d}"
+
+    async def run_calls(
+        self, bot_id: str, count: int, endpointing_s: float, barge: bool
+    ) -> list[Sample]:
+        """``count`` calls at once, one per worker; memory sampled during the calls."""
+        workers = self.ensure_workers(count)
+        numbers = [self.caller_number() for _ in workers]
+        sims = [
+            SimulatedCall(w.ws_url, bot_id, "twilio", script(barge), parameters={"from_number": n})
+            for w, n in zip(workers, numbers, strict=True)
+        ]
+        peak = [0.0] * count
+        tasks = [asyncio.create_task(s.run()) for s in sims]
+        while not all(t.done() for t in tasks):
+            for i, w in enumerate(workers):
+                peak[i] = max(peak[i], rss_mb(w.process.pid))
+            await asyncio.sleep(0.5)
+        reports = [t.result() for t in tasks]
+        hung_up = time.monotonic()
+        delivered = await asyncio.to_thread(self.wait_records, set(numbers), hung_up)
+        return [
+            Sample(r, endpointing_s, peak[i], delivered.get(numbers[i]))
+            for i, r in enumerate(reports)
+        ]
+
+    def wait_records(
+        self, numbers: set[str], since: float, timeout: float = 60.0
+    ) -> dict[str, float]:
+        """Seconds from hang-up until each caller's call record was stored."""
+        found: dict[str, float] = {}
+        while len(found) < len(numbers) and time.monotonic() - since < timeout:
+            for call in self.backend.calls(status="ended", limit="200"):
+                number = str(call.get("from_number"))
+                if number in numbers and number not in found:
+                    found[number] = time.monotonic() - since
+            time.sleep(0.1)
+        return found
+
+    def stop(self) -> None:
+        """Stop the workers and the backend."""
+        for worker in self.workers:
+            worker.stop()
+        self.backend.stop()
+
+
+def p_ms(values: list[int], pct: float) -> int | None:
+    """Nearest-rank percentile of millisecond samples."""
+    return percentile(values, pct)
+
+
+def p_s(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile of second samples, to the millisecond."""
+    value = percentile([round(v * 1000) for v in values], pct)
+    return None if value is None else value / 1000
+
+
+async def measure(bench: Bench, rounds: int, max_calls: int) -> dict[str, Any]:
+    """Single calls (latency, barge-in, pickup, memory), then the density search."""
+    vad_bot = bench.backend.create_bot(bench_bot(TurnStrategy.VAD_ONLY))
+    smart_bot = bench.backend.create_bot(bench_bot(TurnStrategy.SMART_TURN_V3))
+    single: list[Sample] = []
+    for _ in range(rounds):
+        single += await bench.run_calls(vad_bot, 1, VAD_STOP_S + SPEECH_TIMEOUT_S, barge=True)
+    overhead = [o for s in single for o in s.overhead_ms]
+    bargein = [t.bargein_ms for s in single for t in s.report.turns if t.bargein_ms is not None]
+    pickup = [s.report.pickup_ms - TTS_DELAY_MS for s in single if s.report.pickup_ms is not None]
+    density = await measure_density(bench, smart_bot, max_calls)
+    delivery = [s.delivery_s for s in single if s.delivery_s is not None]
+    delivery += [d for row in density["rounds"] for d in row["delivery_s"]]
+    cores = os.cpu_count() or 1
+    return {
+        "machine": {"cpus": cores},
+        "stand_in_delays_ms": {"stt": STT_DELAY_MS, "llm": LLM_DELAY_MS, "tts": TTS_DELAY_MS},
+        "vad": {"start_s": VAD_START_S, "stop_s": VAD_STOP_S, "min_volume": VAD_MIN_VOLUME},
+        "endpointing_s": {"vad_stop": VAD_STOP_S, "speech_timeout": SPEECH_TIMEOUT_S},
+        "overhead_p50_ms": p_ms(overhead, 50),
+        "overhead_p95_ms": p_ms(overhead, 95),
+        "bargein_p95_ms": p_ms(bargein, 95),
+        "pickup_p50_ms": p_ms(pickup, 50),
+        "calls_per_core": density["passing_calls"] / cores,
+        "rss_mb_per_worker": round(max(s.rss_mb for s in single), 1),
+        "result_delivery_p95_s": p_s(delivery, 95),
+        "samples": {
+            "turns": len(overhead),
+            "bargeins": len(bargein),
+            "calls": len(single),
+            "delivered": len(delivery),
+        },
+        "density": density,
+    }
+
+
+async def measure_density(bench: Bench, bot_id: str, max_calls: int) -> dict[str, Any]:
+    """Concurrent calls, one worker each (Silero VAD and Smart Turn v3 on).
+
+    Doubles (then adds 4) until the overhead p95 grows more than 20 % over one call's, or
+    a call fails. Smart Turn decides the end of each turn, so its inference counts as
+    overhead here.
+    """
+    rows, baseline, passing, count = [], None, 0, 1
+    while count <= max_calls:
+        samples = await bench.run_calls(bot_id, count, VAD_STOP_S, barge=False)
+        overhead = [o for s in samples for o in s.overhead_ms]
+        failed = sum(s.report.error is not None or s.report.refused is not None for s in samples)
+        p95 = p_ms(overhead, 95)
+        baseline = baseline if baseline is not None else p95
+        ok = failed == 0 and p95 is not None and baseline is not None and p95 <= baseline * 1.2
+        rows.append(
+            {
+                "calls": count,
+                "overhead_p50_ms": p_ms(overhead, 50),
+                "overhead_p95_ms": p95,
+                "failed": failed,
+                "within_20_percent": ok,
+                "rss_mb_max": round(max(s.rss_mb for s in samples), 1),
+                "delivery_s": [round(s.delivery_s, 2) for s in samples if s.delivery_s],
+            }
+        )
+        print(f"  density: {count:>2} calls  overhead p95 {p95} ms  failed {failed}", flush=True)
+        if not ok:
+            break
+        passing = count
+        count = count * 2 if count < 4 else count + 4
+    return {"baseline_p95_ms": baseline, "passing_calls": passing, "rounds": rows}
+
+
+def table(results: dict[str, Any]) -> str:
+    """The goals, the numbers and whether each was met."""
+    lines = [f"{'metric':<24} {'value':>10}   goal"]
+    for name, (op, goal) in GOALS.items():
+        value = results.get(name)
+        met = value is not None and (value <= goal if op == "<=" else value >= goal)
+        shown = "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+        lines.append(f"{name:<24} {shown:>10}   {op} {goal}  {'ok' if met else 'MISSED'}")
+    lines.append(f"{'overhead_p50_ms':<24} {results.get('overhead_p50_ms')!s:>10}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Start everything, measure, print and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="single calls to measure")
+    parser.add_argument("--max-calls", type=int, default=24, help="density search limit")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ori-bench-worker-") as tmp:
+        root = Path(tmp)
+        redis = start_redis(root / "redis")
+        mongo = start_ferretdb(root / "mongo")
+        s3 = start_minio(root / "minio")
+        try:
+            Minio(
+                s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False
+            ).make_bucket("recordings")
+            backend = start_backend(root / "backend", mongo.url, "bench", redis.db_url(0), s3)
+            bench = Bench(root, backend, s3, "recordings")
+            try:
+                results = asyncio.run(measure(bench, args.rounds, args.max_calls))
+            finally:
+                bench.stop()
+        finally:
+            for server in (s3, mongo, redis):
+                server.stop()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"written to {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

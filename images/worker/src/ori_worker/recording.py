@@ -1,0 +1,157 @@
+"""The call recording: caller on the left channel, bot on the right, on one timeline.
+
+:class:`StereoTimeline` places audio the way the caller experienced it. The caller's audio
+arrives in real time and defines the clock (its sample count; gaps in the carrier's stream
+are filled by wall-clock time). Each bot chunk starts where the previous one ended or at
+"now", whichever is later, because the carrier plays it out in real time; a barge-in drops
+whatever bot audio had not been played yet, as the carrier's ``clear`` does. Finished audio
+is streamed to a WAV file, so a long call costs no memory.
+
+:class:`RecorderProcessor` feeds the timeline from the pipeline (it sits after the output
+transport); :func:`upload_recording` puts the file in object storage.
+"""
+
+from __future__ import annotations
+
+import time
+import wave
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from minio import Minio
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from ori_contracts import RecordingChannels, RecordingFormat, RecordingRef
+
+_FLUSH_EVERY_S = 1.0
+
+
+class StereoTimeline:
+    """Two aligned 16-bit mono tracks written interleaved to a WAV file as they settle."""
+
+    def __init__(self, path: Path, sample_rate_hz: int) -> None:
+        self.path = path
+        self.rate = sample_rate_hz
+        self._writer = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
+        self._writer.setnchannels(2)
+        self._writer.setsampwidth(2)
+        self._writer.setframerate(sample_rate_hz)
+        self._base = 0  # samples already written to the file
+        self._caller = bytearray()  # caller samples from _base on
+        self._bot = bytearray()  # bot samples from _base on (may run ahead of the caller)
+        self._last_caller_at: float | None = None
+        self.closed = False
+
+    @property
+    def now(self) -> int:
+        """The current position, in samples: how much caller audio the call has had."""
+        return self._base + len(self._caller) // 2
+
+    @property
+    def frames_written(self) -> int:
+        """Stereo frames in the file so far."""
+        return self._base
+
+    def add_caller(self, pcm: bytes, at: float | None = None) -> None:
+        """Append caller audio received at monotonic time ``at`` (gaps become silence)."""
+        at = time.monotonic() if at is None else at
+        if self._last_caller_at is not None:
+            expected = self._last_caller_at + len(pcm) / 2 / self.rate
+            gap = at - expected
+            if gap > 0.2:
+                self._caller.extend(bytes(int(gap * self.rate) * 2))
+        self._last_caller_at = at
+        self._caller.extend(pcm)
+        if len(self._caller) >= self.rate * 2 * _FLUSH_EVERY_S:
+            self._flush(self.now)
+
+    def add_bot(self, pcm: bytes) -> None:
+        """Append bot audio as it is sent: it plays from the later of "now" and its queue end."""
+        bot_end = self._base + len(self._bot) // 2
+        if bot_end < self.now:
+            self._bot.extend(bytes((self.now - bot_end) * 2))
+        self._bot.extend(pcm)
+
+    def clear_bot(self) -> None:
+        """The caller barged in: bot audio not yet played is discarded."""
+        keep = max(0, self.now - self._base) * 2
+        del self._bot[keep:]
+
+    def _flush(self, upto: int) -> None:
+        count = upto - self._base
+        if count <= 0:
+            return
+        caller = np.frombuffer(bytes(self._caller[: count * 2]).ljust(count * 2, b"\0"), np.int16)
+        bot = np.frombuffer(bytes(self._bot[: count * 2]).ljust(count * 2, b"\0"), np.int16)
+        self._writer.writeframes(np.column_stack((caller, bot)).tobytes())
+        del self._caller[: count * 2]
+        del self._bot[: count * 2]
+        self._base = upto
+
+    def close(self) -> int:
+        """Write everything (the bot's tail included) and close the file; returns frames."""
+        if not self.closed:
+            bot_end = self._base + len(self._bot) // 2
+            self._flush(max(self.now, bot_end))
+            self._writer.close()
+            self.closed = True
+        return self._base
+
+
+class RecorderProcessor(FrameProcessor):
+    """Feeds a :class:`StereoTimeline` from the frames that pass the end of the pipeline."""
+
+    def __init__(self, timeline: StereoTimeline, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.timeline = timeline
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Record caller and bot audio and barge-ins, then pass the frame on."""
+        await super().process_frame(frame, direction)
+        if not self.timeline.closed:
+            if isinstance(frame, InputAudioRawFrame):
+                self.timeline.add_caller(frame.audio)
+            elif isinstance(frame, OutputAudioRawFrame):
+                self.timeline.add_bot(frame.audio)
+            elif isinstance(frame, InterruptionFrame):
+                self.timeline.clear_bot()
+        await self.push_frame(frame, direction)
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """Where recordings go."""
+
+    client: Minio
+    bucket: str
+
+
+def object_key(workspace_id: str, call_id: str, day: datetime) -> str:
+    """``<workspace>/<yyyy>/<mm>/<dd>/<call_id>.wav``."""
+    return f"{workspace_id}/{day:%Y/%m/%d}/{call_id}.wav"
+
+
+def upload_recording(
+    target: StorageTarget, path: Path, key: str, sample_rate_hz: int, frames: int
+) -> RecordingRef:
+    """Upload a finished recording (blocking; run it in a thread) and describe it."""
+    size = path.stat().st_size
+    target.client.fput_object(target.bucket, key, str(path), content_type="audio/wav")
+    return RecordingRef(
+        bucket=target.bucket,
+        object_key=key,
+        format=RecordingFormat.WAV,
+        channels=RecordingChannels.STEREO,
+        sample_rate_hz=sample_rate_hz,
+        duration_ms=round(frames * 1000 / sample_rate_hz),
+        size_bytes=size,
+    )

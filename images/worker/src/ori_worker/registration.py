@@ -1,0 +1,93 @@
+"""The worker's registration in Redis, so calls can be allocated to it.
+
+A heartbeat every ``WORKER_HEARTBEAT_INTERVAL_S`` registers or renews the worker (TTL
+``WORKER_TTL_S``) through the allocation scripts of ``ori_contracts.allocation``; Redis's
+answer (idle, busy, draining, retired) is the allocator's view and is kept for ``/health``.
+At hang-up the worker releases its call; on SIGTERM it retires itself (``drain``: a busy
+worker becomes draining and retires when its call ends). A worker that dies simply stops
+renewing, its registration expires, and it is never handed a call again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ori_contracts import allocation, redis_keys
+from ori_contracts.allocation import ScriptCall, WorkerState
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+
+class Registration:
+    """Heartbeat, release and retire for one worker."""
+
+    def __init__(
+        self,
+        client: Redis,
+        worker_id: str,
+        pool: str,
+        address: str,
+        current_call: Callable[[], str | None],
+    ) -> None:
+        self.client = client
+        self.worker_id = worker_id
+        self.pool = pool
+        self.address = address
+        self._current_call = current_call
+        self.state: WorkerState | None = None
+        self._scripts: dict[str, Any] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run_script(self, call: ScriptCall) -> Any:
+        script = self._scripts.get(call.script.name)
+        if script is None:
+            script = self._scripts[call.script.name] = self.client.register_script(
+                call.script.source
+            )
+        return await script(keys=list(call.keys), args=list(call.args))
+
+    async def heartbeat(self) -> WorkerState | None:
+        """Register or renew now; returns the state Redis holds."""
+        call = allocation.heartbeat(self.worker_id, self.pool, self.address, self._current_call())
+        self.state = allocation.parse_state(await self._run_script(call))
+        return self.state
+
+    async def release(self, call_id: str) -> WorkerState | None:
+        """The call ended: become idle again (or retired, if draining)."""
+        raw = await self._run_script(allocation.release(self.worker_id, self.pool, call_id))
+        self.state = allocation.parse_state(raw)
+        return self.state
+
+    async def retire(self) -> WorkerState | None:
+        """Take no more calls: idle -> retired, busy -> draining."""
+        raw = await self._run_script(allocation.retire(self.worker_id, self.pool, drain=True))
+        self.state = allocation.parse_state(raw)
+        return self.state
+
+    def start(self) -> None:
+        """Start the heartbeat task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="worker-heartbeat")
+
+    async def stop(self) -> None:
+        """Stop heartbeating (the registration then expires by itself)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.heartbeat()
+            except Exception as exc:  # Redis down: keep serving, retry next beat
+                log.warning("heartbeat failed: %s", exc)
+            await asyncio.sleep(redis_keys.WORKER_HEARTBEAT_INTERVAL_S)

@@ -1,0 +1,218 @@
+"""Call entry points. Thin edges: admit the call, read the carrier's handshake, run the call.
+
+Every media route converges on :func:`ori_worker.call.run_call`:
+
+| Route | Protocol |
+|---|---|
+| ``WS /ws/{bot_id}`` | generic: 8 kHz 16-bit PCM (``ori_worker.serializers``) |
+| ``WS /twilio/{bot_id}`` | Twilio Media Streams (8 kHz mu-law) |
+| ``WS /exotel/{bot_id}`` | Exotel Voicebot (8 kHz PCM) |
+| ``WS /plivo/{bot_id}`` | Plivo audio streams |
+| ``WS /telnyx/{bot_id}`` | Telnyx media streaming |
+
+A busy or draining worker refuses a new call before accepting its WebSocket, with HTTP 409
+and a JSON reason. An outbound call names its Ori ``call_id`` (and, when routed through the
+allocator, its ``token``) as query parameters or carrier custom parameters.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Header, HTTPException, Request, WebSocket
+from fastapi.responses import JSONResponse
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from ori_contracts import CallDirection, TelephonyProvider, new_call_id
+from ori_contracts.allocation import InvalidCallToken, verify_call_token
+from ori_contracts.ids import ID_PATTERN
+from ori_contracts.wire import ATTACH_PATH, AttachRequest
+from ori_worker import metrics
+from ori_worker.call import run_call
+from ori_worker.memory import release_memory
+from ori_worker.result import CallFacts
+from ori_worker.serializers import TolerantSerializer
+from ori_worker.slots import NoFreeSlot
+from ori_worker.telephony import CarrierLeg, HandshakeError, make_serializer, read_handshake
+
+if TYPE_CHECKING:
+    from ori_worker.app import WorkerRuntime
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+_ID = re.compile(ID_PATTERN)
+
+
+def _runtime(websocket: WebSocket) -> WorkerRuntime:
+    runtime: WorkerRuntime = websocket.app.state.runtime
+    return runtime
+
+
+async def _refuse(websocket: WebSocket, status: int, reason: str) -> None:
+    metrics.CALLS_REFUSED.labels(reason.split(":")[0]).inc()
+    await websocket.send_denial_response(JSONResponse({"error": reason}, status_code=status))
+
+
+def _call_id(websocket: WebSocket, leg: CarrierLeg) -> str:
+    candidate = websocket.query_params.get("call_id") or leg.call_id
+    return candidate if candidate and _ID.fullmatch(candidate) else new_call_id()
+
+
+def _check_token(
+    runtime: WorkerRuntime, websocket: WebSocket, leg: CarrierLeg, call_id: str
+) -> None:
+    token = websocket.query_params.get("token") or leg.parameters.get("token")
+    if not token:
+        if runtime.settings.require_call_token:
+            raise InvalidCallToken("a per-call token is required")
+        return
+    verify_call_token(
+        runtime.services.secret,
+        str(token),
+        call_id=call_id,
+        worker_id=runtime.worker_id,
+        now=time.time(),
+    )
+
+
+async def serve_media(websocket: WebSocket, bot_id: str, provider: TelephonyProvider) -> None:
+    """Admit one call on ``websocket`` (or refuse it), run it, and hand its result to the outbox."""
+    runtime = _runtime(websocket)
+    slot = f"pending-{uuid.uuid4().hex}"
+    try:
+        runtime.slots.acquire(slot)
+    except NoFreeSlot as exc:
+        await _refuse(websocket, 409, f"busy: {exc}")
+        return
+    try:
+        started = datetime.now(UTC)
+        await websocket.accept()
+        try:
+            leg = await read_handshake(provider, websocket.receive_text)
+        except (HandshakeError, WebSocketDisconnect, KeyError) as exc:
+            log.warning("%s stream refused: %s", provider, exc)
+            if websocket.client_state is WebSocketState.CONNECTED:
+                await websocket.close(code=1002, reason="bad handshake")
+            return
+        call_id = _call_id(websocket, leg)
+        try:
+            _check_token(runtime, websocket, leg, call_id)
+        except InvalidCallToken as exc:
+            await websocket.close(code=1008, reason=str(exc))
+            return
+        try:
+            runtime.slots.rename(slot, call_id)
+        except NoFreeSlot:
+            await websocket.close(code=1008, reason=f"call {call_id} is already in progress")
+            return
+        slot = call_id
+        await _run(runtime, websocket, leg, call_id, bot_id, started)
+    finally:
+        runtime.slots.release(slot)
+
+
+async def _run(
+    runtime: WorkerRuntime,
+    websocket: WebSocket,
+    leg: CarrierLeg,
+    call_id: str,
+    bot_id: str,
+    started: datetime,
+) -> None:
+    serializer = TolerantSerializer(
+        make_serializer(leg), lambda _: metrics.MALFORMED_MEDIA.labels(str(leg.provider)).inc()
+    )
+    transport = FastAPIWebsocketTransport(
+        websocket,
+        FastAPIWebsocketParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            add_wav_header=False,
+            serializer=serializer,
+            allowed_origins=[],
+        ),
+    )
+    outbound = leg.call_id is not None or "call_id" in websocket.query_params
+    facts = CallFacts(
+        call_id=call_id,
+        bot_id=bot_id if _ID.fullmatch(bot_id) else None,
+        direction=CallDirection.OUTBOUND if outbound else CallDirection.INBOUND,
+        leg=leg,
+        worker_id=runtime.worker_id,
+        started_at=started,
+    )
+    result = await run_call(facts, transport, runtime.services)
+    runtime.outbox.put(result)
+    release_memory()
+    log.info(
+        "call ended: %s (%s)",
+        result.outcome,
+        result.failure_reason or result.ended_by,
+        extra={"call_id": call_id, "bot_id": result.bot_id},
+    )
+    if runtime.registration is not None:
+        try:
+            await runtime.registration.release(call_id)
+        except Exception as exc:  # Redis down: the heartbeat re-syncs
+            log.warning("release failed: %s", exc, extra={"call_id": call_id})
+
+
+@router.websocket("/ws/{bot_id}")
+async def generic_stream(websocket: WebSocket, bot_id: str) -> None:
+    """A generic 8 kHz PCM media stream for ``bot_id``."""
+    await serve_media(websocket, bot_id, TelephonyProvider.WEBSOCKET)
+
+
+@router.websocket("/twilio/{bot_id}")
+async def twilio_stream(websocket: WebSocket, bot_id: str) -> None:
+    """A Twilio Media Stream for ``bot_id``."""
+    await serve_media(websocket, bot_id, TelephonyProvider.TWILIO)
+
+
+@router.websocket("/exotel/{bot_id}")
+async def exotel_stream(websocket: WebSocket, bot_id: str) -> None:
+    """An Exotel Voicebot stream for ``bot_id``."""
+    await serve_media(websocket, bot_id, TelephonyProvider.EXOTEL)
+
+
+@router.websocket("/plivo/{bot_id}")
+async def plivo_stream(websocket: WebSocket, bot_id: str) -> None:
+    """A Plivo audio stream for ``bot_id``."""
+    await serve_media(websocket, bot_id, TelephonyProvider.PLIVO)
+
+
+@router.websocket("/telnyx/{bot_id}")
+async def telnyx_stream(websocket: WebSocket, bot_id: str) -> None:
+    """A Telnyx media stream for ``bot_id``."""
+    await serve_media(websocket, bot_id, TelephonyProvider.TELNYX)
+
+
+@router.post(ATTACH_PATH, status_code=202)
+async def attach(body: AttachRequest, request: Request, authorization: str = Header("")) -> None:
+    """The dialler hands an answered LiveKit call to this worker.
+
+    Checked against ``VOXCORE_SECRET`` (401), then the slots (409 when busy or draining).
+    Joining the LiveKit room is not implemented yet (501).
+    """
+    runtime: WorkerRuntime = request.app.state.runtime
+    expected = f"Bearer {runtime.services.secret}"
+    if not hmac.compare_digest(authorization.encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong VOXCORE_SECRET bearer token")
+    if runtime.slots.free == 0:
+        reason = "draining" if runtime.slots.draining else "all call slots are busy"
+        metrics.CALLS_REFUSED.labels("busy").inc()
+        raise HTTPException(409, f"busy: {reason}")
+    log.warning(
+        "attach for room %s refused: LiveKit is not implemented",
+        body.room,
+        extra={"call_id": body.call_id},
+    )
+    raise HTTPException(501, "LiveKit calls are not implemented by this worker yet")
