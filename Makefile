@@ -70,6 +70,10 @@ e2e: sync tools ## Kubernetes end to end on the real control plane: CRDs, operat
 bench-fleet: sync tools ## fleet benchmark: allocation, scale-up, busy workers kept, reconcile latency (build/bench/fleet.json)
 	$(RUN) python operator/bench/fleet.py
 
+.PHONY: bench-worker
+bench-worker: sync tools ## worker benchmark: caller-perceived latency, barge-in, pickup, calls/core, memory (build/bench/worker.json)
+	$(RUN) python images/worker/bench/bench_worker.py
+
 .PHONY: fmt
 fmt: sync ## format and autofix
 	$(RUN) ruff format .

@@ -19,7 +19,13 @@ import httpx
 import numpy as np
 import pytest
 
-from ori_contracts import CallResult, TranscriptRole
+from ori_contracts import (
+    CallResult,
+    ScriptedLlmConfig,
+    ScriptedRule,
+    SearchKnowledgeTool,
+    TranscriptRole,
+)
 from ori_e2e.servers import MongoServer, S3Server
 from ori_e2e.voice import (
     CALLER_LINES,
@@ -158,3 +164,64 @@ async def test_sigterm_mid_call_delivers_the_result_before_exiting(
     assert worker.pending_results() == []
     (summary,) = backend.calls()
     assert summary["status"] == "ended"
+
+
+def create_knowledge_base(backend: BackendProcess, text: str) -> str:
+    """A knowledge base with one text document; returns its id."""
+    answer = httpx.post(
+        f"{backend.url}/api/v1/knowledge-bases",
+        json={"name": "Clinic FAQ"},
+        headers=backend.headers,
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    kb_id = str(answer.json()["id"])
+    upload = httpx.post(
+        f"{backend.url}/api/v1/knowledge-bases/{kb_id}/documents",
+        params={"filename": "faq.txt"},
+        content=text.encode(),
+        headers={**backend.headers, "content-type": "application/octet-stream"},
+        timeout=60,
+    )
+    assert upload.status_code == 201, upload.text
+    return kb_id
+
+
+async def test_the_bot_searches_its_knowledge_base_during_the_call(
+    backend: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint
+) -> None:
+    faq = "Opening hours: the clinic opens at nine in the morning, Monday to Saturday."
+    kb_id = await asyncio.to_thread(create_knowledge_base, backend, faq)
+    config = offline_bot(booking.url)
+    rules = [
+        ScriptedRule(
+            when_any=["open"],
+            say="Let me check that for you.",
+            tool="search_knowledge",
+            tool_arguments={"query": "opening hours"},
+        ),
+        *(config.llm.scripted.rules if config.llm.scripted else []),
+    ]
+    scripted = ScriptedLlmConfig(rules=rules)
+    spec = bot_spec(
+        config.model_copy(
+            update={
+                "llm": config.llm.model_copy(update={"scripted": scripted}),
+                "tools": [*config.tools, SearchKnowledgeTool(knowledge_base_ids=[kb_id])],
+            }
+        )
+    )
+    spec["knowledge_base_ids"] = [kb_id]
+    bot_id = backend.create_bot(spec)
+    script = Script((Line("What time do you open"), Line("Goodbye")))
+    report = await SimulatedCall(worker.ws_url, bot_id, "twilio", script).run()
+    hung_up = time.monotonic()
+    assert report.hung_up_by == "bot"
+    record = await asyncio.to_thread(wait_record, backend, hung_up)
+    result = CallResult.model_validate(record["result"])
+    (search,) = [t for t in result.transcript if t.tool_name == "search_knowledge"]
+    assert search.tool_arguments == {"query": "opening hours"}
+    assert isinstance(search.tool_result, dict)
+    passages = search.tool_result["passages"]
+    assert isinstance(passages, list) and passages
+    assert "opens at nine" in str(passages[0])

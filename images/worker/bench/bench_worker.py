@@ -108,6 +108,7 @@ class Sample:
     report: CallReport
     endpointing_s: float
     rss_mb: float = 0.0
+    uss_mb: float = 0.0
     delivery_s: float | None = None
 
     @property
@@ -121,17 +122,19 @@ class Sample:
         ]
 
 
-def rss_mb(pid: int | None) -> float:
-    """Resident memory of a process, from /proc."""
+def memory_mb(pid: int | None) -> tuple[float, float]:
+    """Resident and unique (private, not shared with other workers) memory, from /proc."""
     if pid is None:
-        return 0.0
+        return 0.0, 0.0
+    fields: dict[str, int] = {}
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return 0.0
-    return 0.0
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value, *_ = line.split()
+            fields[name.rstrip(":")] = int(value)
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return fields.get("Rss", 0) / 1024, private / 1024
 
 
 @dataclass
@@ -180,17 +183,18 @@ class Bench:
             SimulatedCall(w.ws_url, bot_id, "twilio", script(barge), parameters={"from_number": n})
             for w, n in zip(workers, numbers, strict=True)
         ]
-        peak = [0.0] * count
+        peak = [(0.0, 0.0)] * count
         tasks = [asyncio.create_task(s.run()) for s in sims]
         while not all(t.done() for t in tasks):
             for i, w in enumerate(workers):
-                peak[i] = max(peak[i], rss_mb(w.process.pid))
+                now = memory_mb(w.process.pid)
+                peak[i] = (max(peak[i][0], now[0]), max(peak[i][1], now[1]))
             await asyncio.sleep(0.5)
         reports = [t.result() for t in tasks]
         hung_up = time.monotonic()
         delivered = await asyncio.to_thread(self.wait_records, set(numbers), hung_up)
         return [
-            Sample(r, endpointing_s, peak[i], delivered.get(numbers[i]))
+            Sample(r, endpointing_s, peak[i][0], peak[i][1], delivered.get(numbers[i]))
             for i, r in enumerate(reports)
         ]
 
@@ -250,6 +254,7 @@ async def measure(bench: Bench, rounds: int, max_calls: int) -> dict[str, Any]:
         "pickup_p50_ms": p_ms(pickup, 50),
         "calls_per_core": density["passing_calls"] / cores,
         "rss_mb_per_worker": round(max(s.rss_mb for s in single), 1),
+        "uss_mb_per_worker": round(max(s.uss_mb for s in single), 1),
         "result_delivery_p95_s": p_s(delivery, 95),
         "samples": {
             "turns": len(overhead),

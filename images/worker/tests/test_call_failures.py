@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ori_contracts import CallOutcome, EndedBy, FailureReason, TranscriptRole
+from ori_contracts import CallLimits, CallOutcome, EndedBy, FailureReason, TranscriptRole
 from ori_e2e.servers import HOST
 from ori_e2e.voice import SECRET
 from ori_worker.sim.caller import Line, Script, SimulatedCall
@@ -126,3 +126,37 @@ async def test_malformed_media_is_ignored_and_the_call_goes_on(
     metrics = await asyncio.to_thread(worker.metrics)
     line = next(x for x in metrics.splitlines() if x.startswith("ori_worker_malformed_media_total"))
     assert float(line.split()[-1]) >= 3  # bad base64 and a bad digit, three times each
+
+
+async def test_a_silent_caller_is_checked_on_then_the_call_times_out(
+    worker_factory: WorkerFactory, booking: BookingEndpoint
+) -> None:
+    limits = CallLimits(silence_prompt_after_s=2.0, max_silence_prompts=1, idle_timeout_s=9.0)
+    worker = worker_factory(config=offline_bot(booking.url, limits=limits))
+    silent = Script((), hang_up_after_s=60)
+    report = await SimulatedCall(worker.ws_url, "appointment-demo", "twilio", silent).run()
+    assert report.hung_up_by == "bot" and 8 < report.duration_s < 20
+    result = await asyncio.to_thread(worker.wait_result, 30)
+    assert (result.outcome, result.failure_reason, result.ended_by) == (
+        CallOutcome.TIMEOUT,
+        FailureReason.IDLE_TIMEOUT,
+        EndedBy.SYSTEM,
+    )
+    bot = [t.text for t in result.transcript if t.role is TranscriptRole.ASSISTANT]
+    assert bot[-1] == "Are you still there?" and len(bot) == 2
+
+
+async def test_a_call_cannot_outlast_its_maximum_duration(
+    worker_factory: WorkerFactory, booking: BookingEndpoint
+) -> None:
+    limits = CallLimits(max_duration_s=6, silence_prompt_after_s=30.0, idle_timeout_s=60.0)
+    worker = worker_factory(config=offline_bot(booking.url, limits=limits))
+    report = await SimulatedCall(
+        worker.ws_url, "appointment-demo", "twilio", Script((), hang_up_after_s=60)
+    ).run()
+    assert report.hung_up_by == "bot" and report.duration_s < 15
+    result = await asyncio.to_thread(worker.wait_result, 30)
+    assert (result.outcome, result.failure_reason) == (
+        CallOutcome.TIMEOUT,
+        FailureReason.MAX_DURATION,
+    )

@@ -71,4 +71,4 @@ def test_turn_strategies_follow_the_config() -> None:
 def test_a_cloud_provider_without_its_key_is_refused_before_the_call() -> None:
     cfg = make_runtime_config(llm=LlmConfig(provider=LlmProvider.OPENAI), tools=[])
     with pytest.raises(ProviderUnavailable, match="OPENAI_API_KEY"):
-        make_llm(cfg, ProviderKeys(), "prompt")
+        make_llm(cfg, ProviderKeys())

@@ -1,8 +1,11 @@
 """The backend's operator endpoints (`docs/api.md`), as the operator calls them.
 
 `PUT /api/v1/bots/by-ref/{namespace}.{name}` upserts a bot idempotently (a changed spec makes a
-new version, the same spec none) and `DELETE` removes it; the operator authenticates with an
-API key created with `manager: kubernetes`, which makes such bots read-only for everyone else.
+new version, the same spec none) and `DELETE` removes it; `PUT`/`DELETE
+/api/v1/campaigns/by-ref/{namespace}.{name}` do the same for campaigns, and contact imports
+carry an `Idempotency-Key`, so a sync re-run after a crash repeats nothing. The operator
+authenticates with an API key created with `manager: kubernetes`, which makes such bots and
+campaigns read-only for everyone else.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from urllib.parse import quote
 import httpx
 
 from ori_contracts.bot_spec import BOTS_BY_REF_PATH, BotSpec, BotSyncResult
-from ori_contracts.campaign import CampaignSpec, CampaignState
+from ori_contracts.campaign import (
+    CAMPAIGNS_BY_REF_PATH,
+    IDEMPOTENCY_KEY_HEADER,
+    CampaignSpec,
+    CampaignState,
+    CampaignSyncResult,
+)
 from ori_contracts.wire import bearer
 
 __all__ = ["Backend", "BackendRejected", "BackendUnavailable"]
@@ -56,10 +65,15 @@ class Backend:
         """Delete the bot known by `ref`; a bot already gone is fine."""
         await self._send("DELETE", f"{BOTS_BY_REF_PATH}/{quote(ref)}")
 
-    async def create_campaign(self, spec: CampaignSpec) -> dict[str, Any]:
-        """Create a campaign (in `draft`); answers the backend's campaign."""
-        answer = await self._send("POST", _CAMPAIGNS, json=spec.model_dump(mode="json"))
-        return dict(answer.json())
+    async def upsert_campaign(self, ref: str, spec: CampaignSpec) -> CampaignSyncResult:
+        """Create (in `draft`) or update the campaign known by `ref` (`<namespace>.<name>`)."""
+        body = spec.model_dump(mode="json")
+        answer = await self._send("PUT", f"{CAMPAIGNS_BY_REF_PATH}/{quote(ref)}", json=body)
+        return CampaignSyncResult.model_validate(answer.json())
+
+    async def delete_campaign(self, ref: str) -> None:
+        """Stop (if live) and delete the campaign known by `ref`; one already gone is fine."""
+        await self._send("DELETE", f"{CAMPAIGNS_BY_REF_PATH}/{quote(ref)}")
 
     async def get_campaign(self, campaign_id: str) -> dict[str, Any] | None:
         """A campaign with its live progress, or None when it does not exist."""
@@ -71,30 +85,17 @@ class Backend:
             raise
         return dict(answer.json())
 
-    async def update_campaign(self, campaign_id: str, spec: CampaignSpec) -> None:
-        """Replace a campaign's definition."""
-        body = spec.model_dump(mode="json")
-        await self._send("PUT", f"{_CAMPAIGNS}/{quote(campaign_id)}", json=body)
-
     async def change_campaign_state(self, campaign_id: str, state: CampaignState) -> None:
         """Move a campaign along its state machine."""
         path = f"{_CAMPAIGNS}/{quote(campaign_id)}/state"
         await self._send("POST", path, json={"state": state.value})
 
-    async def import_contacts(self, campaign_id: str, csv_text: str) -> int:
-        """Import a contact CSV into a campaign; answers how many were added."""
+    async def import_contacts(self, campaign_id: str, csv_text: str, *, key: str) -> int:
+        """Import a contact CSV once: a repeat with the same `key` answers the first count."""
         path = f"{_CAMPAIGNS}/{quote(campaign_id)}/contacts"
-        headers = {"Content-Type": "text/csv"}
+        headers = {"Content-Type": "text/csv", IDEMPOTENCY_KEY_HEADER: key}
         answer = await self._send("POST", path, content=csv_text.encode(), headers=headers)
         return int(answer.json()["imported"])
-
-    async def delete_campaign(self, campaign_id: str) -> None:
-        """Delete a campaign (it must not be running or paused); gone already is fine."""
-        try:
-            await self._send("DELETE", f"{_CAMPAIGNS}/{quote(campaign_id)}")
-        except BackendRejected as error:
-            if error.status != httpx.codes.NOT_FOUND:
-                raise
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

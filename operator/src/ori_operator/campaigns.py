@@ -1,8 +1,11 @@
 """One Campaign sync: resolve references, push to the backend, copy progress back.
 
 Called by the Campaign daemon in `handlers.campaign` on every change and every
-`BACKEND_RESYNC_INTERVAL_S`. The backend has no reference-keyed campaign endpoint, so the
-backend id is written into `status.backend_id` the moment the campaign is created.
+`BACKEND_RESYNC_INTERVAL_S`. Every step is idempotent, so a sync cut short anywhere (an
+operator killed between the backend's answer and the status write) is simply run again: the
+campaign is upserted by `<namespace>.<name>` (the backend derives its id from the reference,
+so a re-run finds the same campaign) and the contacts are imported with the SHA-256 of the
+list as `Idempotency-Key` (a re-run gets the first import's answer).
 """
 
 from __future__ import annotations
@@ -117,25 +120,23 @@ async def _push(
         return status_of.unsynced(previous, "SyncDisabled", "BACKEND_URL is not set",
                                   generation=generation, now=now)  # fmt: skip
     wanted = resolved.spec.for_backend(name, resolved.bot_id)
-    current = await backend.get_campaign(previous.backend_id) if previous.backend_id else None
-    if current is None:
-        current = await backend.create_campaign(wanted)
-        await ctx.kube.patch_status(CAMPAIGN.plural, namespace, name, {"backend_id": current["id"]})
-    elif current["state"] not in _FINAL and campaign.CampaignSpec.model_validate(current) != wanted:
-        await backend.update_campaign(current["id"], wanted)
-    imported = await _import_once(ctx, current, resolved.csv, previous)
-    for state in status_of.transitions(
-        campaign.CampaignState(current["state"]), resolved.spec.state
-    ):
-        await backend.change_campaign_state(current["id"], state)
-    fresh = await backend.get_campaign(current["id"]) or current
-    result = status_of.synced(previous, fresh, lease_holder=await _lease(ctx, current["id"]),
+    synced = await backend.upsert_campaign(f"{namespace}.{name}", wanted)
+    imported = await _import_once(ctx, synced, resolved.csv, previous)
+    for state in status_of.transitions(synced.state, resolved.spec.state):
+        await backend.change_campaign_state(synced.id, state)
+    fresh = await backend.get_campaign(synced.id)
+    if fresh is None:
+        raise BackendUnavailable(f"campaign {synced.id} vanished during the sync")
+    result = status_of.synced(previous, fresh, lease_holder=await _lease(ctx, synced.id),
                               generation=generation, now=now)  # fmt: skip
     return result.model_copy(update=imported)
 
 
 async def _import_once(
-    ctx: OperatorContext, current: Mapping[str, Any], csv: str | None, previous: CampaignStatus
+    ctx: OperatorContext,
+    synced: campaign.CampaignSyncResult,
+    csv: str | None,
+    previous: CampaignStatus,
 ) -> dict[str, Any]:
     if csv is None or ctx.backend is None:
         return {}
@@ -143,11 +144,11 @@ async def _import_once(
     if previous.contacts_digest is not None:
         if previous.contacts_digest != digest:
             log.warning("Campaign %s: its contact list changed; contacts are imported once",
-                        current["id"])  # fmt: skip
+                        synced.id)  # fmt: skip
         return {}
-    if current["state"] in _FINAL:
+    if synced.state.value in _FINAL:
         return {}
-    count = await ctx.backend.import_contacts(current["id"], csv)
+    count = await ctx.backend.import_contacts(synced.id, csv, key=f"sha256-{digest}")
     return {"contacts_digest": digest, "contacts_imported": count}
 
 
@@ -160,18 +161,11 @@ async def _lease(ctx: OperatorContext, campaign_id: str) -> str | None:
     return holder.decode() if isinstance(holder, bytes) else holder
 
 
-async def delete_campaign(ctx: OperatorContext, status: Mapping[str, Any]) -> None:
+async def delete_campaign(ctx: OperatorContext, namespace: str, name: str) -> None:
     """Stop (if live) and delete the backend's campaign (the Campaign's finalizer).
 
     Raises:
         BackendUnavailable: Not reachable now; the deletion waits and is retried.
     """
-    campaign_id = (status or {}).get("backend_id")
-    if ctx.backend is None or not campaign_id:
-        return
-    current = await ctx.backend.get_campaign(str(campaign_id))
-    if current is None:
-        return
-    if current["state"] in (campaign.CampaignState.RUNNING, campaign.CampaignState.PAUSED):
-        await ctx.backend.change_campaign_state(current["id"], campaign.CampaignState.STOPPED)
-    await ctx.backend.delete_campaign(current["id"])
+    if ctx.backend is not None:
+        await ctx.backend.delete_campaign(f"{namespace}.{name}")

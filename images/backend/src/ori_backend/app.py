@@ -18,6 +18,7 @@ from ori_backend import errors
 from ori_backend.api.router import api_router
 from ori_backend.db import ensure_indexes
 from ori_backend.observability import install_metrics, install_tracing
+from ori_backend.repositories import contact_imports
 from ori_backend.repositories.contacts import discard_stale_imports
 from ori_backend.services.embeddings import make_embedder
 from ori_backend.services.recordings import open_storage
@@ -59,6 +60,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
         try:
             await ensure_indexes(app.state.db)
             await discard_stale_imports(app.state.db)
+            await contact_imports.discard_stale(app.state.db)
             deliveries.start()
             yield
         finally:
@@ -75,7 +77,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     errors.install(app)
-    install_metrics(app)
+    install_metrics(app, _operation_id)
     install_tracing(app, settings)
     app.include_router(api_router)
     app.mount("/metrics", make_asgi_app())

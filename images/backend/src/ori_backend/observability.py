@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from prometheus_client import Counter, Histogram
 
 from ori_backend.settings import BackendSettings
@@ -23,8 +24,22 @@ LATENCY = Histogram(
 )
 
 
-def install_metrics(app: FastAPI) -> None:
-    """Count and time every request by route template (never by raw path: no id explosion)."""
+def install_metrics(app: FastAPI, operation_id: Callable[[APIRoute], str]) -> None:
+    """Count and time every request by route template (never by raw path: no id explosion).
+
+    The template is the full path of the OpenAPI (``/api/v1/bots/{bot_id}``): FastAPI hands
+    the middleware the matched route as declared in its router (``/bots/{bot_id}``), so the
+    full path is looked up by operation id (``operation_id``, the app's
+    ``generate_unique_id_function``) in the app's own OpenAPI, built once.
+    """
+    templates: dict[str, str] = {}
+
+    def template_of(route: object) -> str:
+        if isinstance(route, APIRoute):
+            if not templates:
+                templates.update(_operation_paths(app))
+            return templates.get(route.operation_id or operation_id(route), route.path)
+        return str(getattr(route, "path", "unmatched"))
 
     @app.middleware("http")
     async def measure(
@@ -32,11 +47,20 @@ def install_metrics(app: FastAPI) -> None:
     ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
+        template = template_of(request.scope.get("route"))
         LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
         REQUESTS.labels(request.method, template, str(response.status_code)).inc()
         return response
+
+
+def _operation_paths(app: FastAPI) -> dict[str, str]:
+    """Operation id -> full path template, from the app's OpenAPI."""
+    return {
+        operation["operationId"]: path
+        for path, operations in app.openapi().get("paths", {}).items()
+        for operation in operations.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
 
 
 def install_tracing(app: FastAPI, settings: BackendSettings) -> None:

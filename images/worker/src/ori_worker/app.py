@@ -97,24 +97,19 @@ def _prewarm() -> None:
     runtimes initialise on first use), loads eSpeak and a PocketSphinx decoder, so the
     first call picks up as fast as the later ones.
     """
-    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import (  # noqa: PLC0415
-        LocalSmartTurnAnalyzerV3,
-    )
-    from pipecat.audio.vad.silero import SileroVADAnalyzer  # noqa: PLC0415
     from pipecat.processors.aggregators.llm_context import LLMContext  # noqa: PLC0415
     from pipecat.processors.aggregators.llm_response_universal import (  # noqa: PLC0415
         LLMContextAggregatorPair,
     )
 
     from ori_contracts import ScriptedLlmConfig  # noqa: PLC0415
-    from ori_worker import pipeline  # noqa: F401, PLC0415
+    from ori_worker import analyzers, pipeline  # noqa: F401, PLC0415
     from ori_worker.providers import espeak_tts  # noqa: F401, PLC0415
     from ori_worker.providers.espeak_engine import espeak_engine  # noqa: PLC0415
     from ori_worker.providers.pocketsphinx_stt import prewarm  # noqa: PLC0415
     from ori_worker.providers.scripted_llm import Script, ScriptedLLMService  # noqa: PLC0415
 
-    SileroVADAnalyzer(sample_rate=8000)
-    LocalSmartTurnAnalyzerV3()
+    analyzers.prewarm()
     # An LLM service loads its message adapter (the OpenAI SDK) when first built.
     ScriptedLLMService(script=Script(ScriptedLlmConfig()))
     LLMContextAggregatorPair(LLMContext())

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from opentelemetry import trace
 from pipecat.frames.frames import EndFrame, ErrorFrame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -39,6 +40,7 @@ from ori_worker.result import CallFacts, call_result, failure_before_config
 from ori_worker.tools import ToolContext, ToolEvent
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("ori_worker")
 
 APOLOGY = "Sorry, we can't take your call right now. Please try again later. Goodbye."
 CHECK_IN = "Are you still there?"
@@ -84,8 +86,19 @@ async def run_call(
     token = call_id_var.set(facts.call_id)
     metrics.ACTIVE_CALLS.inc()
     state = _CallState(answered=_now())
+    span = _tracer.start_span(
+        "call",
+        attributes={
+            "call_id": facts.call_id,
+            "telephony": str(facts.leg.provider),
+            "bot_id": facts.bot_id or "",
+        },
+    )
     try:
-        return await _run(facts, transport, services, state)
+        with trace.use_span(span, end_on_exit=False):  # the pipeline's spans nest under it
+            result = await _run(facts, transport, services, state)
+        span.set_attribute("outcome", str(result.outcome))
+        return result
     except Exception as exc:  # the top of a call: anything unexpected still yields a result
         log.exception("call crashed", extra={"call_id": facts.call_id})
         detail = f"{type(exc).__name__}: {exc}"
@@ -102,6 +115,7 @@ async def run_call(
         end = call_control.failed(FailureReason.INTERNAL_ERROR, detail)
         return call_result(facts, state.cfg, end, state.answered, _now(), None)
     finally:
+        span.end()
         metrics.ACTIVE_CALLS.dec()
         call_id_var.reset(token)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ori_contracts import RecordingRef, RuntimeConfig
-from ori_worker import post_call
+from ori_worker import analysis_llm, post_call
 from ori_worker.call_control import CallControl, CallEnd
 from ori_worker.call_record import build_latency, build_transcript
 from ori_worker.pricing import usage_rows
@@ -48,11 +48,22 @@ class Finaliser:
         recording = await self._recording()
         conversation = post_call.Conversation(transcript)
         analysis = post_call.analyse_offline(self.cfg, conversation)
-        qc = post_call.check_qc(self.cfg, transcript)
-        disposition, source = post_call.settle_disposition(
-            self.cfg, end.outcome, conversation, control.disposition
-        )
         usage = rec.usage
+        verdict = await analysis_llm.analyse(
+            self.cfg, transcript, self.services.http, self.services.keys
+        )
+        if verdict is not None:
+            analysis = post_call.merge_llm_analysis(self.cfg, verdict.answer, analysis)
+            usage.llm_input_tokens += verdict.input_tokens
+            usage.llm_output_tokens += verdict.output_tokens
+        qc = post_call.check_qc(self.cfg, transcript, verdict.judged if verdict else None)
+        disposition, source = post_call.settle_disposition(
+            self.cfg,
+            end.outcome,
+            conversation,
+            control.disposition,
+            verdict.disposition if verdict else None,
+        )
         rows = usage_rows(
             self.cfg,
             stt_audio_s=usage.stt_audio_s,

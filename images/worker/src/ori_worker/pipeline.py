@@ -14,8 +14,6 @@ from typing import Any
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
-from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
@@ -45,6 +43,7 @@ from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies, UserT
 from pipecat.utils.types import NOT_GIVEN
 
 from ori_contracts import RuntimeConfig, TurnStrategy
+from ori_worker.analyzers import SharedSileroVAD, SharedSmartTurn
 from ori_worker.call_record import CallRecorder, StageNames
 from ori_worker.providers.factory import ProviderKeys, make_llm, make_stt, make_tts
 from ori_worker.recording import RecorderProcessor, StereoTimeline
@@ -106,7 +105,7 @@ def turn_strategies(cfg: RuntimeConfig) -> UserTurnStrategies:
     if turn.strategy is TurnStrategy.VAD_ONLY:
         stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=turn.speech_timeout_s)]
     else:
-        analyzer = LocalSmartTurnAnalyzerV3(
+        analyzer = SharedSmartTurn(
             params=SmartTurnParams(
                 stop_secs=turn.stop_s,
                 pre_speech_ms=turn.pre_speech_ms,
@@ -139,14 +138,14 @@ def build_pipeline(
     language = cfg.stt.language or cfg.persona.language
     system_prompt = render_prompt(cfg.persona.system_prompt, cfg)
     stt = make_stt(cfg.stt, language, deps.keys)
-    llm = make_llm(cfg, deps.keys, system_prompt)
+    llm = make_llm(cfg, deps.keys)
     tts = make_tts(cfg.tts, deps.keys)
     schemas = register_tools(llm, deps.tools)
     context = LLMContext(
         messages=[{"role": "system", "content": system_prompt}],
         tools=list[FunctionSchema | Any](schemas) if schemas else NOT_GIVEN,
     )
-    vad = SileroVADAnalyzer(
+    vad = SharedSileroVAD(
         params=VADParams(
             confidence=cfg.vad.confidence,
             start_secs=cfg.vad.start_s,

@@ -5,6 +5,12 @@ database (``MONGODB_DB``). The collection names and document shapes both sides r
 defined here: ``campaigns`` documents hold a :class:`CampaignSpec` plus ``state`` and ids;
 ``campaign_contacts`` documents are :class:`CampaignContact`.
 
+The operator writes campaigns through ``PUT {CAMPAIGNS_BY_REF_PATH}/{namespace}.{name}`` with a
+:class:`CampaignSpec` body and gets a :class:`CampaignSyncResult` (idempotent: the campaign id
+is derived from the workspace and the reference); it imports contacts with an
+``Idempotency-Key`` (:data:`IDEMPOTENCY_KEY_HEADER`) so a repeated import answers the first
+one's result. See ``docs/api.md``.
+
 State machine (:data:`CAMPAIGN_TRANSITIONS`)::
 
     draft -> running | stopped
@@ -24,6 +30,7 @@ from ori_contracts.call_result import CallOutcome
 from ori_contracts.ids import E164, BotId, CampaignId, ContactId, WorkspaceId
 
 __all__ = [
+    "CAMPAIGNS_BY_REF_PATH",
     "CAMPAIGNS_COLLECTION",
     "CAMPAIGN_CONTACTS_COLLECTION",
     "CAMPAIGN_TRANSITIONS",
@@ -31,13 +38,25 @@ __all__ = [
     "CampaignContact",
     "CampaignSpec",
     "CampaignState",
+    "CampaignSyncResult",
     "ContactStatus",
+    "IDEMPOTENCY_KEY_HEADER",
+    "IDEMPOTENCY_KEY_PATTERN",
     "PacingPolicy",
     "RetryPolicy",
 ]
 
 CAMPAIGNS_COLLECTION: Final = "campaigns"
 CAMPAIGN_CONTACTS_COLLECTION: Final = "campaign_contacts"
+
+CAMPAIGNS_BY_REF_PATH: Final = "/api/v1/campaigns/by-ref"
+"""Backend path prefix of the operator's idempotent campaign upsert (``/{namespace}.{name}``)."""
+
+IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+"""Header making a contact import repeatable: the same key answers the first import's result."""
+
+IDEMPOTENCY_KEY_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,200}$"
+"""What an idempotency key may look like (e.g. a SHA-256 hex digest of the file)."""
 
 
 class CampaignState(StrEnum):
@@ -171,3 +190,14 @@ class CampaignContact(ContractModel):
     )
     last_outcome: CallOutcome | None = Field(default=None, description="Last call's outcome.")
     last_call_id: str | None = Field(default=None, description="Last call placed.")
+
+
+class CampaignSyncResult(ContractModel):
+    """The backend's answer to an operator's campaign upsert."""
+
+    id: str = Field(description="The backend's campaign id.")
+    state: CampaignState = Field(description="The campaign's state after the upsert.")
+    created: bool = Field(description="Whether this upsert created the campaign.")
+    changed: bool = Field(
+        description="Whether the definition was changed (false: same spec, or a final campaign)."
+    )

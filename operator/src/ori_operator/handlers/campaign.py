@@ -66,10 +66,12 @@ async def on_campaign_event(name: str, namespace: str | None, memo: Any, **_: An
 
 
 @kopf.on.delete(GROUP, VERSION, CAMPAIGN.plural, id="campaign_delete")
-async def on_campaign_delete(status: kopf.Status, memo: Any, name: str, **_: Any) -> None:
+async def on_campaign_delete(memo: Any, name: str, namespace: str | None, **_: Any) -> None:
     """The Campaign is being deleted: stop and delete it in the backend first."""
+    if namespace is None:
+        return
     try:
-        await delete_campaign(context_of(memo), status)
+        await delete_campaign(context_of(memo), namespace, name)
     except BackendUnavailable as error:
         raise kopf.TemporaryError(f"backend unavailable: {error}", delay=10) from error
     except BackendRejected as error:

@@ -9,16 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from ori_backend.db import COLLECTIONS, Db
 
-__all__ = ["delete", "get", "insert", "list_campaigns", "set_state", "update"]
+__all__ = ["DuplicateKeyError", "delete", "get", "insert", "list_campaigns", "set_state", "update"]
 
 Doc = dict[str, Any]
 
 
 async def insert(db: Db, doc: Doc) -> None:
-    """Insert a campaign."""
+    """Insert a campaign; raises DuplicateKeyError when its id exists."""
     await db[COLLECTIONS["campaigns"]].insert_one(doc)
 
 

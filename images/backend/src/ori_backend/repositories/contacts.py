@@ -22,6 +22,7 @@ __all__ = [
     "discard_import",
     "dnc_phones",
     "existing_phones",
+    "has_committed",
     "insert_batch",
     "latest_by_phone",
     "list_contacts",
@@ -82,6 +83,14 @@ async def commit_import(db: Db, import_id: str) -> int:
         {"import_id": import_id}, {"$set": {"committed": True}}
     )
     return int(result.modified_count)
+
+
+async def has_committed(db: Db, import_id: str) -> bool:
+    """Whether any of an import's contacts are live."""
+    found = await db[COLLECTIONS["contacts"]].find_one(
+        {"import_id": import_id, "committed": True}, {"_id": 1}
+    )
+    return found is not None
 
 
 async def discard_import(db: Db, import_id: str) -> None:

@@ -39,6 +39,15 @@ class CampaignPublic(CampaignSpec):
     created_at: datetime = Field(description="When it was created.")
     updated_at: datetime = Field(description="Last change.")
     progress: CampaignProgress | None = Field(default=None, description="Live counts.")
+    managed_by: str = Field(
+        default="api", description="`api`, or `kubernetes` for a `Campaign` resource's campaign."
+    )
+    read_only: bool = Field(
+        default=False, description="Managed from Kubernetes: only the operator may change it."
+    )
+    external_ref: str | None = Field(
+        default=None, description="`<namespace>.<name>` of the `Campaign` resource, if any."
+    )
 
 
 class CampaignStateChange(BaseModel):
@@ -52,6 +61,10 @@ class ContactImported(BaseModel):
 
     import_id: str = Field(description="The import.")
     imported: int = Field(description="Contacts added.")
+    replayed: bool = Field(
+        default=False,
+        description="True: the answer of an earlier import with the same `Idempotency-Key`.",
+    )
 
 
 class ContactPublic(BaseModel):

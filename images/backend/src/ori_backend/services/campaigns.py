@@ -1,49 +1,50 @@
-"""Campaigns: create and edit, state transitions, contact import and live progress.
+"""Campaigns: create and edit, state transitions, live progress, upsert by Kubernetes reference.
 
-A contact import is all or nothing without transactions: rows are validated one at a time as
-the body streams in and staged in batches with ``committed: false`` under an ``import_id``;
-only when the whole file is valid is the import committed (one ``update_many``). Any bad row
-discards the staged contacts and answers every row's errors; readers (this API and the
-dialler) only ever see ``committed: true`` contacts. Staged rows left by a process that died
-mid-import are removed at start-up.
+A campaign created through ``PUT /api/v1/campaigns/by-ref/{namespace}.{name}`` by an API key
+with ``manager: kubernetes`` is managed from Kubernetes: every write by anyone else (edit, state
+change, contact import, deletion) answers 403 naming the ``Campaign`` resource to edit. Its id
+is derived from the workspace and the reference, so repeated or concurrent upserts (an operator
+that crashed before recording the id) can never create a second campaign. Contact import lives
+in :mod:`ori_backend.services.contact_import`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hashlib
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from ori_backend import security
 from ori_backend.db import Db
-from ori_backend.errors import Conflict, NotFound, Unprocessable
+from ori_backend.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ori_backend.repositories import bots as bots_repo
 from ori_backend.repositories import campaigns as repo
+from ori_backend.repositories import contact_imports as import_records
 from ori_backend.repositories import contacts as contacts_repo
-from ori_backend.repositories import identity as identity_repo
-from ori_backend.services.contact_rows import (
-    RowError,
-    RowRules,
-    csv_rows,
-    validate_header,
-    validate_row,
+from ori_backend.schemas.common import Principal
+from ori_contracts.bot_spec import BotManager
+from ori_contracts.campaign import (
+    CAMPAIGN_TRANSITIONS,
+    CampaignSpec,
+    CampaignState,
+    CampaignSyncResult,
+    ContactStatus,
 )
-from ori_contracts.campaign import CAMPAIGN_TRANSITIONS, CampaignSpec, CampaignState, ContactStatus
 
 __all__ = [
-    "MAX_REPORTED_ERRORS",
     "change_state",
     "create",
+    "delete",
+    "delete_by_ref",
     "get",
-    "import_contacts",
+    "get_writable",
     "progress",
     "update",
+    "upsert_by_ref",
 ]
 
-MAX_REPORTED_ERRORS: Final = 1000
-BATCH: Final = 2000
-
 Doc = dict[str, Any]
+_LIVE = {CampaignState.RUNNING.value, CampaignState.PAUSED.value}
 
 
 def _now() -> datetime:
@@ -62,20 +63,48 @@ async def get(db: Db, workspace_id: str, campaign_id: str) -> Doc:
     return campaign
 
 
+async def get_writable(db: Db, principal: Principal, campaign_id: str) -> Doc:
+    """A campaign the caller may change.
+
+    Raises:
+        NotFound: No such campaign in this workspace.
+        Forbidden: It is managed from Kubernetes and the caller is not the operator.
+    """
+    campaign = await get(db, principal.workspace_id, campaign_id)
+    if (
+        campaign.get("managed_by") == BotManager.KUBERNETES
+        and principal.manager != BotManager.KUBERNETES
+    ):
+        raise Forbidden(
+            f"campaign {campaign_id} is managed from Kubernetes "
+            f"(Campaign {campaign['external_ref']}); edit that resource instead"
+        )
+    return campaign
+
+
 async def _check_bot(db: Db, workspace_id: str, bot_id: str) -> None:
     if await bots_repo.get(db, workspace_id, bot_id) is None:
         raise Unprocessable(f"bot {bot_id} does not exist in this workspace")
 
 
-async def create(db: Db, workspace_id: str, spec: CampaignSpec) -> Doc:
-    """Create a campaign in ``draft``."""
-    await _check_bot(db, workspace_id, spec.bot_id)
+async def create(
+    db: Db,
+    principal: Principal,
+    spec: CampaignSpec,
+    *,
+    campaign_id: str | None = None,
+    external_ref: str | None = None,
+) -> Doc:
+    """Create a campaign in ``draft``; raises DuplicateKeyError when ``campaign_id`` exists."""
+    await _check_bot(db, principal.workspace_id, spec.bot_id)
     now = _now()
     doc = {
-        "_id": security.new_id("cmp"),
-        "workspace_id": workspace_id,
+        "_id": campaign_id or security.new_id("cmp"),
+        "workspace_id": principal.workspace_id,
         **spec.model_dump(mode="json"),
         "state": CampaignState.DRAFT.value,
+        "managed_by": BotManager.KUBERNETES if external_ref else BotManager.API,
+        "external_ref": external_ref,
         "created_at": now,
         "updated_at": now,
     }
@@ -83,30 +112,40 @@ async def create(db: Db, workspace_id: str, spec: CampaignSpec) -> Doc:
     return doc
 
 
-async def update(db: Db, workspace_id: str, campaign_id: str, spec: CampaignSpec) -> Doc:
+async def update(db: Db, principal: Principal, campaign_id: str, spec: CampaignSpec) -> Doc:
     """Replace a campaign's definition (not once it is completed or stopped).
 
     Raises:
+        Forbidden: It is managed from Kubernetes.
         Conflict: The campaign is completed or stopped.
     """
-    campaign = await get(db, workspace_id, campaign_id)
+    return await _replace(db, await get_writable(db, principal, campaign_id), spec)
+
+
+async def _replace(db: Db, campaign: Doc, spec: CampaignSpec) -> Doc:
     if not CAMPAIGN_TRANSITIONS[CampaignState(campaign["state"])]:
         raise Conflict(f"a {campaign['state']} campaign cannot be changed")
-    await _check_bot(db, workspace_id, spec.bot_id)
+    await _check_bot(db, campaign["workspace_id"], spec.bot_id)
     changes = {**spec.model_dump(mode="json"), "updated_at": _now()}
-    updated = await repo.update(db, workspace_id, campaign_id, changes)
+    updated = await repo.update(db, campaign["workspace_id"], campaign["_id"], changes)
     if updated is None:
-        raise NotFound(f"campaign {campaign_id} not found")
+        raise NotFound(f"campaign {campaign['_id']} not found")
     return updated
 
 
-async def change_state(db: Db, workspace_id: str, campaign_id: str, target: CampaignState) -> Doc:
+async def change_state(
+    db: Db, principal: Principal, campaign_id: str, target: CampaignState
+) -> Doc:
     """Move a campaign to ``target`` if the state machine allows it.
 
     Raises:
+        Forbidden: It is managed from Kubernetes.
         Conflict: Not an allowed transition (or a concurrent change won).
     """
-    campaign = await get(db, workspace_id, campaign_id)
+    return await _transition(db, await get_writable(db, principal, campaign_id), target)
+
+
+async def _transition(db: Db, campaign: Doc, target: CampaignState) -> Doc:
     current = CampaignState(campaign["state"])
     if target == current:
         return campaign
@@ -114,102 +153,86 @@ async def change_state(db: Db, workspace_id: str, campaign_id: str, target: Camp
         allowed = ", ".join(sorted(CAMPAIGN_TRANSITIONS[current])) or "none (final)"
         raise Conflict(f"cannot go from {current} to {target}; allowed: {allowed}")
     changes = {"state": target.value, "updated_at": _now(), f"{target.value}_at": _now()}
-    if not await repo.set_state(db, campaign_id, current.value, changes):
+    if not await repo.set_state(db, campaign["_id"], current.value, changes):
         raise Conflict("the campaign changed at the same time; read it again and retry")
     return {**campaign, **changes}
 
 
-async def _rules(db: Db, campaign: Doc) -> RowRules:
-    workspace = await identity_repo.get_workspace(db, campaign["workspace_id"]) or {}
-    settings = workspace.get("settings") or {}
-    enforce_dnc = settings.get("dnc_numbers_enforced", True)
-    return RowRules(
-        default_country=settings.get("default_country", "US"),
-        default_timezone=campaign.get("default_timezone") or settings.get("timezone"),
-        existing_phones=await contacts_repo.existing_phones(db, campaign["_id"]),
-        dnc_phones=await contacts_repo.dnc_phones(db, campaign["workspace_id"])
-        if enforce_dnc
-        else set(),
-    )
-
-
-async def import_contacts(db: Db, campaign: Doc, chunks: AsyncIterator[bytes]) -> Doc:
-    """Import a contact CSV into a campaign, all rows or none.
+async def delete(db: Db, principal: Principal, campaign_id: str) -> None:
+    """Delete a campaign and its contacts; a running or paused one must be stopped first.
 
     Raises:
-        BadRequest: Not UTF-8, malformed CSV, or an empty file.
-        Unprocessable: Any invalid row; ``details`` lists each (up to 1000).
-        PayloadTooLarge: The body passed the upload limit.
+        Forbidden: It is managed from Kubernetes.
+        Conflict: It is running or paused.
     """
-    if not CAMPAIGN_TRANSITIONS[CampaignState(campaign["state"])]:
-        raise Conflict(f"a {campaign['state']} campaign takes no more contacts")
-    import_id = security.new_id("imp")
-    try:
-        count, errors = await _stage(db, campaign, import_id, chunks)
-    except BaseException:
-        await contacts_repo.discard_import(db, import_id)
-        raise
-    if errors or count == 0:
-        await contacts_repo.discard_import(db, import_id)
-        if count == 0 and not errors:
-            raise Unprocessable("the file has no data rows")
-        shown = [e.as_dict() for e in errors[:MAX_REPORTED_ERRORS]]
-        raise Unprocessable(f"{len(errors)} invalid row(s); nothing was imported", details=shown)
-    await contacts_repo.commit_import(db, import_id)
-    return {"import_id": import_id, "imported": count}
+    campaign = await get_writable(db, principal, campaign_id)
+    if campaign["state"] in _LIVE:
+        raise Conflict(f"stop the {campaign['state']} campaign before deleting it")
+    await _remove(db, campaign)
 
 
-async def _stage(
-    db: Db, campaign: Doc, import_id: str, chunks: AsyncIterator[bytes]
-) -> tuple[int, list[RowError]]:
-    rules, header, errors = await _rules(db, campaign), None, []
-    batch: list[Doc] = []
-    count, now = 0, _now()
-    async for row in csv_rows(chunks):
-        if header is None:
-            header = validate_header(row)
-            continue
-        count += 1
-        fields, row_errors = validate_row(count, header, row, rules)
-        errors += row_errors
-        if fields is None or errors:
-            continue
-        batch.append(_contact_doc(campaign, import_id, count, fields, now))
-        if len(batch) >= BATCH:
-            await _insert(db, batch)
-            batch = []
-    if header is None:
-        raise Unprocessable("the file is empty; it needs a header row with a phone column")
-    if not errors:
-        await _insert(db, batch)
-    return count, errors
+async def _remove(db: Db, campaign: Doc) -> None:
+    await repo.delete(db, campaign["workspace_id"], campaign["_id"])
+    await import_records.delete_for_campaign(db, campaign["_id"])
 
 
-async def _insert(db: Db, batch: list[Doc]) -> None:
-    try:
-        await contacts_repo.insert_batch(db, batch)
-    except contacts_repo.DuplicateKeyError:
-        raise Unprocessable("a contact id in the file already exists in this campaign") from None
+def _ref_campaign_id(workspace_id: str, ref: str) -> str:
+    digest = hashlib.sha256(f"{workspace_id}/{ref}".encode()).hexdigest()[:24]
+    return f"cmp_k8s_{digest}"
 
 
-def _contact_doc(campaign: Doc, import_id: str, row: int, fields: Doc, now: datetime) -> Doc:
-    contact_id = fields["id"] or f"{import_id[4:]}-{row}"
-    return {
-        "_id": f"{campaign['_id']}/{contact_id}",
-        **fields,
-        "id": contact_id,
-        "campaign_id": campaign["_id"],
-        "workspace_id": campaign["workspace_id"],
-        "status": ContactStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": None,
-        "last_outcome": None,
-        "last_call_id": None,
-        "crm": {},
-        "import_id": import_id,
-        "imported_at": now,
-        "committed": False,
-    }
+def _require_operator(principal: Principal) -> None:
+    if principal.manager != BotManager.KUBERNETES:
+        raise Forbidden("only an API key with manager=kubernetes may write campaigns by reference")
+
+
+async def upsert_by_ref(
+    db: Db, principal: Principal, ref: str, spec: CampaignSpec
+) -> CampaignSyncResult:
+    """Create or update the campaign of a Kubernetes ``Campaign`` (idempotent).
+
+    A completed or stopped campaign is left as it is (``changed: false``).
+
+    Raises:
+        Forbidden: The caller is not the operator's key.
+        Unprocessable: The bot is not in the workspace.
+    """
+    _require_operator(principal)
+    campaign_id = _ref_campaign_id(principal.workspace_id, ref)
+    campaign = await repo.get(db, principal.workspace_id, campaign_id)
+    if campaign is None:
+        try:
+            await create(db, principal, spec, campaign_id=campaign_id, external_ref=ref)
+        except repo.DuplicateKeyError:  # a concurrent upsert created it
+            campaign = await repo.get(db, principal.workspace_id, campaign_id)
+            if campaign is None:
+                raise Conflict("the campaign is being changed at the same time; retry") from None
+        else:
+            return CampaignSyncResult(
+                id=campaign_id, state=CampaignState.DRAFT, created=True, changed=True
+            )
+    state = CampaignState(campaign["state"])
+    if not CAMPAIGN_TRANSITIONS[state] or CampaignSpec.model_validate(campaign) == spec:
+        return CampaignSyncResult(id=campaign_id, state=state, created=False, changed=False)
+    await _replace(db, campaign, spec)
+    return CampaignSyncResult(id=campaign_id, state=state, created=False, changed=True)
+
+
+async def delete_by_ref(db: Db, principal: Principal, ref: str) -> bool:
+    """Stop (if live) and delete the campaign of a ``Campaign``; False when there was none.
+
+    Raises:
+        Forbidden: The caller is not the operator's key.
+    """
+    _require_operator(principal)
+    campaign_id = _ref_campaign_id(principal.workspace_id, ref)
+    campaign = await repo.get(db, principal.workspace_id, campaign_id)
+    if campaign is None:
+        return False
+    if campaign["state"] in _LIVE:
+        campaign = await _transition(db, campaign, CampaignState.STOPPED)
+    await _remove(db, campaign)
+    return True
 
 
 async def progress(db: Db, campaign: Doc) -> Doc:

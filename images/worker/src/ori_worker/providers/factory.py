@@ -123,8 +123,8 @@ def make_stt(cfg: SttConfig, language: str, keys: ProviderKeys) -> STTService:
     raise ProviderUnavailable(f"STT provider {cfg.provider} is not implemented by this worker")
 
 
-def make_llm(cfg: RuntimeConfig, keys: ProviderKeys, system_prompt: str) -> LLMService[Any]:
-    """The language-model service for ``cfg.llm``."""
+def make_llm(cfg: RuntimeConfig, keys: ProviderKeys) -> LLMService[Any]:
+    """The language-model service for ``cfg.llm`` (the system prompt travels in the context)."""
     llm: LlmConfig = cfg.llm
     match llm.provider:
         case LlmProvider.SCRIPTED:
@@ -141,7 +141,6 @@ def make_llm(cfg: RuntimeConfig, keys: ProviderKeys, system_prompt: str) -> LLMS
                 base_url=llm.base_url,
                 settings=OpenAILLMService.Settings(
                     model=llm.model or "gpt-4.1-mini",
-                    system_instruction=system_prompt,
                     temperature=llm.temperature,
                     max_completion_tokens=llm.max_tokens,
                 ),
@@ -153,7 +152,6 @@ def make_llm(cfg: RuntimeConfig, keys: ProviderKeys, system_prompt: str) -> LLMS
                 api_key=keys.require("google"),
                 settings=GoogleLLMService.Settings(
                     model=llm.model or "gemini-2.5-flash",
-                    system_instruction=system_prompt,
                     temperature=llm.temperature,
                     max_tokens=llm.max_tokens,
                 ),

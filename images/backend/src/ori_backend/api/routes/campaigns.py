@@ -1,14 +1,13 @@
-"""Campaigns: CRUD, state transitions, CSV contact import, contacts and live progress."""
+"""Campaigns: CRUD, states, CSV contact import, progress, and the operator's upsert by reference."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from ori_backend.api.deps import DbDep, DeveloperDep, MemberDep, SettingsDep
 from ori_backend.api.responses import errors
-from ori_backend.errors import Conflict
 from ori_backend.repositories import campaigns as repo
 from ori_backend.repositories import contacts as contacts_repo
 from ori_backend.schemas.campaigns import (
@@ -19,16 +18,50 @@ from ori_backend.schemas.campaigns import (
     ContactPublic,
 )
 from ori_backend.schemas.common import Page
-from ori_backend.services import campaigns
+from ori_backend.services import campaigns, contact_import
 from ori_backend.services.uploads import limited_stream
-from ori_contracts.campaign import CampaignSpec, CampaignState
+from ori_contracts.bot_spec import EXTERNAL_REF_PATTERN, BotManager
+from ori_contracts.campaign import (
+    IDEMPOTENCY_KEY_HEADER,
+    IDEMPOTENCY_KEY_PATTERN,
+    CampaignSpec,
+    CampaignState,
+    CampaignSyncResult,
+)
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
+
+CampaignRef = Annotated[
+    str,
+    Path(
+        pattern=EXTERNAL_REF_PATTERN,
+        description="`<namespace>.<name>` of the Kubernetes `Campaign`.",
+        examples=["default.spring-recall"],
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Makes the import repeatable: the same key answers the first import's "
+        "result (200, `replayed: true`) and imports nothing.",
+    ),
+]
 
 
 async def _public(db: DbDep, doc: dict[str, Any], *, with_progress: bool = True) -> CampaignPublic:
     progress = CampaignProgress(**await campaigns.progress(db, doc)) if with_progress else None
-    return CampaignPublic.model_validate({**doc, "id": doc["_id"], "progress": progress})
+    managed_by = doc.get("managed_by") or BotManager.API
+    return CampaignPublic.model_validate(
+        {
+            **doc,
+            "id": doc["_id"],
+            "progress": progress,
+            "managed_by": managed_by,
+            "read_only": managed_by == BotManager.KUBERNETES,
+        }
+    )
 
 
 @router.get("", summary="List campaigns", responses=errors(403))
@@ -45,7 +78,41 @@ async def list_campaigns(
 )
 async def create_campaign(spec: CampaignSpec, db: DbDep, principal: DeveloperDep) -> CampaignPublic:
     """Create a campaign in `draft` (developer); its bot must be in the workspace."""
-    return await _public(db, await campaigns.create(db, principal.workspace_id, spec))
+    return await _public(db, await campaigns.create(db, principal, spec))
+
+
+@router.put(
+    "/by-ref/{ref}",
+    summary="Create or update a Kubernetes-managed campaign (operator)",
+    responses=errors(403, 409),
+)
+async def upsert_campaign_by_ref(
+    ref: CampaignRef, spec: CampaignSpec, db: DbDep, principal: DeveloperDep, response: Response
+) -> CampaignSyncResult:
+    """Idempotent upsert by `<namespace>.<name>`, for an API key with `manager: kubernetes`.
+
+    Answers 201 when it created the campaign (in `draft`), 200 otherwise; `changed` says whether
+    the definition changed (a completed or stopped campaign is left as it is). The campaign id
+    is derived from the workspace and the reference; the campaign is read-only for every other
+    caller.
+    """
+    result = await campaigns.upsert_by_ref(db, principal, ref, spec)
+    response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return result
+
+
+@router.delete(
+    "/by-ref/{ref}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Stop and delete a Kubernetes-managed campaign (operator)",
+    responses=errors(403),
+)
+async def delete_campaign_by_ref(ref: CampaignRef, db: DbDep, principal: DeveloperDep) -> None:
+    """Stop (if live) and delete the campaign of a `Campaign` resource, with its contacts.
+
+    The operator's finalizer calls it; 204 also when the campaign is already gone.
+    """
+    await campaigns.delete_by_ref(db, principal, ref)
 
 
 @router.get("/{campaign_id}", summary="Read a campaign", responses=errors(403, 404))
@@ -58,8 +125,11 @@ async def read_campaign(campaign_id: str, db: DbDep, principal: MemberDep) -> Ca
 async def update_campaign(
     campaign_id: str, spec: CampaignSpec, db: DbDep, principal: DeveloperDep
 ) -> CampaignPublic:
-    """Replace the definition (developer); refused once completed or stopped."""
-    return await _public(db, await campaigns.update(db, principal.workspace_id, campaign_id, spec))
+    """Replace the definition (developer); refused once completed or stopped.
+
+    Campaigns managed from Kubernetes answer 403.
+    """
+    return await _public(db, await campaigns.update(db, principal, campaign_id, spec))
 
 
 @router.post(
@@ -71,7 +141,7 @@ async def change_state(
     campaign_id: str, body: CampaignStateChange, db: DbDep, principal: DeveloperDep
 ) -> CampaignPublic:
     """Move along draft -> running <-> paused -> completed | stopped (developer); 409 otherwise."""
-    doc = await campaigns.change_state(db, principal.workspace_id, campaign_id, body.state)
+    doc = await campaigns.change_state(db, principal, campaign_id, body.state)
     return await _public(db, doc)
 
 
@@ -83,17 +153,14 @@ async def change_state(
 )
 async def delete_campaign(campaign_id: str, db: DbDep, principal: DeveloperDep) -> None:
     """Delete a campaign and its contacts (developer); a running campaign must be stopped first."""
-    campaign = await campaigns.get(db, principal.workspace_id, campaign_id)
-    if campaign["state"] in {CampaignState.RUNNING, CampaignState.PAUSED}:
-        raise Conflict(f"stop the {campaign['state']} campaign before deleting it")
-    await repo.delete(db, principal.workspace_id, campaign_id)
+    await campaigns.delete(db, principal, campaign_id)
 
 
 @router.post(
     "/{campaign_id}/contacts",
     status_code=status.HTTP_201_CREATED,
     summary="Import contacts from CSV",
-    responses=errors(400, 403, 404, 409, 413),
+    responses={**errors(400, 403, 404, 409, 413), 200: {"description": "A replayed import."}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -103,16 +170,25 @@ async def delete_campaign(campaign_id: str, db: DbDep, principal: DeveloperDep) 
     },
 )
 async def import_contacts(
-    campaign_id: str, request: Request, db: DbDep, principal: DeveloperDep, settings: SettingsDep
+    campaign_id: str,
+    request: Request,
+    response: Response,
+    db: DbDep,
+    principal: DeveloperDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
 ) -> ContactImported:
     """Stream a CSV body (`Content-Type: text/csv`) into the campaign (developer).
 
     Every row is validated (E.164, time zone, duplicates, do-not-call); one bad row and nothing
     is imported, and the answer (422) lists each row's problems.
     """
-    campaign = await campaigns.get(db, principal.workspace_id, campaign_id)
+    campaign = await campaigns.get_writable(db, principal, campaign_id)
     chunks = limited_stream(request, settings.max_upload_mb * 1024 * 1024)
-    return ContactImported(**await campaigns.import_contacts(db, campaign, chunks))
+    result = await contact_import.import_contacts(db, campaign, chunks, key=key)
+    if result["replayed"]:
+        response.status_code = status.HTTP_200_OK
+    return ContactImported(**result)
 
 
 @router.get("/{campaign_id}/contacts", summary="List contacts", responses=errors(403, 404))

@@ -1,0 +1,153 @@
+"""Campaigns managed from Kubernetes: the operator's idempotent upsert by reference, read-only
+for everyone else, and contact imports repeatable by `Idempotency-Key`."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CSV = {"Content-Type": "text/csv"}
+REF = "/api/v1/campaigns/by-ref/default.spring-recall"
+
+
+async def _operator(client: httpx.AsyncClient, account, bot_spec) -> tuple[dict, str]:
+    key = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "operator", "role": "developer", "manager": "kubernetes"},
+        headers=account.headers,
+    )
+    operator = {"Authorization": f"Bearer {key.json()['secret']}"}
+    bot = await client.put(
+        "/api/v1/bots/by-ref/default.front-desk", json=bot_spec(), headers=operator
+    )
+    return operator, bot.json()["id"]
+
+
+async def test_upsert_by_ref_is_idempotent_and_creates_one_campaign(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    operator, bot_id = await _operator(client, account, bot_spec)
+    spec = {"name": "Spring recall", "bot_id": bot_id, "fleet_pool": "default"}
+    first = await client.put(REF, json=spec, headers=operator)
+    assert first.status_code == 201, first.text
+    assert first.json()["created"] is True
+    assert first.json()["state"] == "draft"
+    again = await client.put(REF, json=spec, headers=operator)
+    assert again.status_code == 200
+    assert again.json() == {**first.json(), "created": False, "changed": False}
+    edited = await client.put(REF, json={**spec, "name": "Renamed"}, headers=operator)
+    assert (edited.json()["id"], edited.json()["changed"]) == (first.json()["id"], True)
+    listed = await client.get("/api/v1/campaigns", headers=account.headers)
+    assert [(c["id"], c["name"]) for c in listed.json()] == [(first.json()["id"], "Renamed")]
+    read = await client.get(f"/api/v1/campaigns/{first.json()['id']}", headers=account.headers)
+    assert (read.json()["managed_by"], read.json()["read_only"]) == ("kubernetes", True)
+    assert read.json()["external_ref"] == "default.spring-recall"
+    missing_bot = await client.put(REF, json={**spec, "bot_id": "bot_nope"}, headers=operator)
+    assert missing_bot.status_code == 422
+
+
+async def test_a_managed_campaign_is_read_only_for_everyone_else(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    operator, bot_id = await _operator(client, account, bot_spec)
+    spec = {"name": "Spring recall", "bot_id": bot_id}
+    campaign_id = (await client.put(REF, json=spec, headers=operator)).json()["id"]
+    url = f"/api/v1/campaigns/{campaign_id}"
+    writes = [
+        ("PUT", url, {"json": spec}),
+        ("POST", f"{url}/state", {"json": {"state": "running"}}),
+        ("POST", f"{url}/contacts", {"content": b"phone\n+14155550101\n", "headers": CSV}),
+        ("DELETE", url, {}),
+        ("PUT", REF, {"json": spec}),
+        ("DELETE", REF, {}),
+    ]
+    for method, path, kwargs in writes:
+        headers = {**account.headers, **kwargs.pop("headers", {})}
+        answer = await client.request(method, path, headers=headers, **kwargs)
+        assert answer.status_code == 403, (method, path, answer.text)
+        assert "Kubernetes" in answer.json()["message"] or "manager" in answer.json()["message"]
+    started = await client.post(f"{url}/state", json={"state": "running"}, headers=operator)
+    assert started.json()["state"] == "running"
+    assert (await client.get(url, headers=account.headers)).json()["progress"]["total"] == 0
+
+
+async def test_a_keyed_import_repeats_as_its_first_answer(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    operator, bot_id = await _operator(client, account, bot_spec)
+    campaign_id = (
+        await client.put(REF, json={"name": "C", "bot_id": bot_id}, headers=operator)
+    ).json()["id"]
+    url = f"/api/v1/campaigns/{campaign_id}/contacts"
+    body = b"phone,name\n+14155550101,Ann\n+14155550102,Bo\n"
+    keyed = {**operator, **CSV, "Idempotency-Key": "sha256-abc123"}
+    first = await client.post(url, content=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    assert (first.json()["imported"], first.json()["replayed"]) == (2, False)
+    again = await client.post(url, content=body, headers=keyed)
+    assert again.status_code == 200
+    assert again.json() == {**first.json(), "replayed": True}
+    unkeyed = await client.post(url, content=body, headers={**operator, **CSV})
+    assert unkeyed.status_code == 422  # without the key it is a second import of the same numbers
+    read = await client.get(f"/api/v1/campaigns/{campaign_id}", headers=account.headers)
+    assert read.json()["progress"]["total"] == 2
+    bad_key = await client.post(url, content=body, headers={**keyed, "Idempotency-Key": "a b"})
+    assert bad_key.status_code == 422
+
+
+async def test_a_replay_finishes_an_import_that_stopped_before_its_commit(
+    client: httpx.AsyncClient, signup, bot_spec, app
+) -> None:
+    account = await signup()
+    operator, bot_id = await _operator(client, account, bot_spec)
+    campaign_id = (
+        await client.put(REF, json={"name": "C", "bot_id": bot_id}, headers=operator)
+    ).json()["id"]
+    url = f"/api/v1/campaigns/{campaign_id}/contacts"
+    keyed = {**operator, **CSV, "Idempotency-Key": "k1"}
+    first = await client.post(url, content=b"phone\n+14155550101\n", headers=keyed)
+    assert first.status_code == 201
+    db = app.state.db  # as if the process died after recording the import, before committing
+    await db["campaign_contacts"].update_many({}, {"$set": {"committed": False}})
+    await db["contact_imports"].update_many({}, {"$set": {"committed": False}})
+    read = await client.get(f"/api/v1/campaigns/{campaign_id}", headers=account.headers)
+    assert read.json()["progress"]["total"] == 0
+    again = await client.post(url, content=b"phone\n+14155550101\n", headers=keyed)
+    assert (again.status_code, again.json()["replayed"]) == (200, True)
+    read = await client.get(f"/api/v1/campaigns/{campaign_id}", headers=account.headers)
+    assert read.json()["progress"]["total"] == 1
+    await db["campaign_contacts"].delete_many({})  # the staged rows were cleaned away instead
+    await db["contact_imports"].update_many({}, {"$set": {"committed": False}})
+    anew = await client.post(url, content=b"phone\n+14155550101\n", headers=keyed)
+    assert (anew.status_code, anew.json()["replayed"]) == (201, False)
+
+
+async def test_delete_by_ref_stops_deletes_and_a_new_upsert_starts_afresh(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    operator, bot_id = await _operator(client, account, bot_spec)
+    spec = {"name": "C", "bot_id": bot_id}
+    campaign_id = (await client.put(REF, json=spec, headers=operator)).json()["id"]
+    url = f"/api/v1/campaigns/{campaign_id}"
+    await client.post(f"{url}/contacts", content=b"phone\n+14155550101\n",
+                      headers={**operator, **CSV, "Idempotency-Key": "k"})  # fmt: skip
+    await client.post(f"{url}/state", json={"state": "running"}, headers=operator)
+    gone = await client.delete(REF, headers=operator)
+    assert gone.status_code == 204
+    assert (await client.get(url, headers=account.headers)).status_code == 404
+    assert (await client.delete(REF, headers=operator)).status_code == 204
+    again = await client.put(REF, json=spec, headers=operator)
+    assert (again.status_code, again.json()["id"], again.json()["state"]) == (
+        201,
+        campaign_id,
+        "draft",
+    )
+    fresh = await client.post(f"{url}/contacts", content=b"phone\n+14155550101\n",
+                              headers={**operator, **CSV, "Idempotency-Key": "k"})  # fmt: skip
+    assert (fresh.status_code, fresh.json()["replayed"]) == (201, False)

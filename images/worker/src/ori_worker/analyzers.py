@@ -1,0 +1,83 @@
+"""Silero VAD and Smart Turn v3 analyzers that share one ONNX session per process.
+
+Pipecat's analyzers load their ONNX model each time one is built (tens of milliseconds and
+several megabytes per call, never fully returned). A worker runs one call after another, so
+the sessions (stateless and safe to share) are created once, ahead of the first call, and
+every call's analyzers get their own per-stream state around them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import onnxruntime
+from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+
+
+def _options(threads: int) -> onnxruntime.SessionOptions:
+    options = onnxruntime.SessionOptions()
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = threads
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def _model_path(package: str, name: str) -> str:
+    return str(resources.files(package).joinpath(name))
+
+
+@lru_cache(maxsize=1)
+def silero_session() -> onnxruntime.InferenceSession:
+    """The process's Silero VAD session (the model bundled with pipecat)."""
+    path = _model_path("pipecat.audio.vad.data", "silero_vad.onnx")
+    return onnxruntime.InferenceSession(
+        path, providers=["CPUExecutionProvider"], sess_options=_options(1)
+    )
+
+
+@lru_cache(maxsize=1)
+def smart_turn_session() -> onnxruntime.InferenceSession:
+    """The process's Smart Turn v3 session (the model bundled with pipecat)."""
+    path = _model_path("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
+    return onnxruntime.InferenceSession(
+        path, providers=["CPUExecutionProvider"], sess_options=_options(1)
+    )
+
+
+class SharedSileroVAD(SileroVADAnalyzer):
+    """Silero VAD with its own recurrent state around the process's shared session."""
+
+    def __init__(self, *, sample_rate: int | None = None, params: Any = None) -> None:
+        VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
+        model = SileroOnnxModel.__new__(SileroOnnxModel)
+        model.session = silero_session()
+        model.sample_rates = [8000, 16000]
+        model.reset_states()  # type: ignore[no-untyped-call]
+        self._model = model
+        self._windows_since_reset = 0
+        self._low_confidence_windows = 0
+
+
+class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
+    """Smart Turn v3 with its own audio buffer around the process's shared session."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        BaseSmartTurn.__init__(self, **kwargs)
+        self._log_data = False
+        self._session = smart_turn_session()
+
+
+def prewarm() -> None:
+    """Create both sessions and run each once, so the first call pays for neither."""
+    import numpy as np  # noqa: PLC0415
+
+    vad = SharedSileroVAD(sample_rate=8000)
+    vad.set_sample_rate(8000)
+    vad.voice_confidence(np.zeros(256, dtype=np.int16).tobytes())
+    smart_turn_session()
