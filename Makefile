@@ -74,6 +74,9 @@ bench-fleet: sync tools ## fleet benchmark: allocation, scale-up, busy workers k
 bench-worker: sync tools ## worker benchmark: caller-perceived latency, barge-in, pickup, calls/core, memory (build/bench/worker.json)
 	$(RUN) python images/worker/bench/bench_worker.py
 
+.PHONY: bench
+bench: bench-backend bench-fleet bench-worker ## every benchmark; figures in docs/benchmarks.md
+
 .PHONY: fmt
 fmt: sync ## format and autofix
 	$(RUN) ruff format .
