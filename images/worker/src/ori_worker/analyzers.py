@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import onnxruntime
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
@@ -50,8 +51,18 @@ def smart_turn_session() -> onnxruntime.InferenceSession:
     )
 
 
+SILENCE_PEAK = 100
+"""Peak sample value (about -50 dBFS) below which a window is silence without asking Silero."""
+
+
 class SharedSileroVAD(SileroVADAnalyzer):
-    """Silero VAD with its own recurrent state around the process's shared session."""
+    """Silero VAD with its own recurrent state around the process's shared session.
+
+    Two changes to save CPU on every 32 ms window, which dominate an idle call's cost: a
+    window whose peak is below :data:`SILENCE_PEAK` scores zero without running the model
+    (it could not pass the volume threshold anyway), and the analysis runs on the event
+    loop (well under a millisecond) instead of a thread-pool round trip.
+    """
 
     def __init__(self, *, sample_rate: int | None = None, params: Any = None) -> None:
         VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
@@ -62,6 +73,17 @@ class SharedSileroVAD(SileroVADAnalyzer):
         self._model = model
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+
+    async def analyze_audio(self, buffer: bytes) -> Any:
+        """Analyse ``buffer`` inline (see the class docstring)."""
+        return self._run_analyzer(buffer)
+
+    def voice_confidence(self, buffer: bytes) -> Any:
+        """Zero for a near-silent window, else Silero's confidence."""
+        samples = np.frombuffer(buffer, dtype=np.int16)
+        if samples.size and int(np.abs(samples.astype(np.int32)).max()) < SILENCE_PEAK:
+            return 0.0
+        return super().voice_confidence(buffer)
 
 
 class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
@@ -75,9 +97,8 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
 
 def prewarm() -> None:
     """Create both sessions and run each once, so the first call pays for neither."""
-    import numpy as np  # noqa: PLC0415
-
     vad = SharedSileroVAD(sample_rate=8000)
     vad.set_sample_rate(8000)
-    vad.voice_confidence(np.zeros(256, dtype=np.int16).tobytes())
+    noise = np.random.default_rng(0).integers(-2000, 2000, 256, dtype=np.int16)
+    vad.voice_confidence(noise.tobytes())
     smart_turn_session()

@@ -1,8 +1,9 @@
 """``build_pipeline(cfg, transport, ...)``: the one speech pipeline every entry point runs.
 
-Wiring only, no I/O: the transport's input, STT, the user aggregator (Silero VAD, turn
-detection, barge-in), the LLM with the bot's tools, TTS, the transport's output, the call
-recorder and the assistant aggregator, in that order, at the carrier's 8 kHz.
+Wiring only, no I/O: the transport's input, the caller's recording tap, STT, the user
+aggregator (Silero VAD, turn detection, barge-in), a stop for the caller's audio (nothing
+later needs it), the LLM with the bot's tools, TTS, the transport's output, the bot's
+recording tap and the assistant aggregator, in that order, at the carrier's 8 kHz.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from ori_contracts import RuntimeConfig, TurnStrategy
 from ori_worker.analyzers import SharedSileroVAD, SharedSmartTurn
 from ori_worker.call_record import CallRecorder, StageNames
 from ori_worker.providers.factory import ProviderKeys, make_llm, make_stt, make_tts
-from ori_worker.recording import RecorderProcessor, StereoTimeline
+from ori_worker.recording import BotTap, CallerAudioStop, CallerTap, StereoTimeline
 from ori_worker.tools import ToolContext, register_tools
 
 PIPELINE_SAMPLE_RATE_HZ = 8000
@@ -167,9 +168,12 @@ def build_pipeline(
         if deps.recording_path is not None
         else None
     )
-    processors: list[Any] = [transport.input(), stt, user, llm, tts, transport.output()]
+    processors: list[Any] = [transport.input()]
     if timeline is not None:
-        processors.append(RecorderProcessor(timeline))
+        processors.append(CallerTap(timeline))
+    processors += [stt, user, CallerAudioStop(), llm, tts, transport.output()]
+    if timeline is not None:
+        processors.append(BotTap(timeline))
     processors.append(assistant)
     latency = UserBotLatencyObserver()
     latency.add_event_handler("on_latency_measured", recorder.on_latency_measured)
@@ -186,6 +190,8 @@ def build_pipeline(
         idle_timeout_secs=None,
         enable_rtvi=False,
         enable_tracing=deps.enable_tracing,
+        # Turn tracking (one more observer on every frame) only feeds the turn spans.
+        enable_turn_tracking=deps.enable_tracing,
         conversation_id=cfg.call_id,
         additional_span_attributes={"call_id": cfg.call_id, "bot_id": cfg.bot_id},
     )

@@ -7,8 +7,9 @@ are filled by wall-clock time). Each bot chunk starts where the previous one end
 whatever bot audio had not been played yet, as the carrier's ``clear`` does. Finished audio
 is streamed to a WAV file, so a long call costs no memory.
 
-:class:`RecorderProcessor` feeds the timeline from the pipeline (it sits after the output
-transport); :func:`upload_recording` puts the file in object storage.
+:class:`CallerTap` (after the input transport) and :class:`BotTap` (after the output
+transport) feed the timeline from the pipeline; :func:`upload_recording` puts the file in
+object storage.
 """
 
 from __future__ import annotations
@@ -107,24 +108,51 @@ class StereoTimeline:
         return self._base
 
 
-class RecorderProcessor(FrameProcessor):
-    """Feeds a :class:`StereoTimeline` from the frames that pass the end of the pipeline."""
+class CallerTap(FrameProcessor):
+    """Records the caller's audio into a :class:`StereoTimeline` (placed after the input)."""
 
     def __init__(self, timeline: StereoTimeline, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.timeline = timeline
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        """Record caller and bot audio and barge-ins, then pass the frame on."""
+        """Record caller audio, then pass the frame on."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame) and not self.timeline.closed:
+            self.timeline.add_caller(frame.audio)
+        await self.push_frame(frame, direction)
+
+
+class BotTap(FrameProcessor):
+    """Records the bot's audio and barge-ins (placed after the output transport)."""
+
+    def __init__(self, timeline: StereoTimeline, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.timeline = timeline
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Record bot audio and drop unplayed audio on a barge-in, then pass the frame on."""
         await super().process_frame(frame, direction)
         if not self.timeline.closed:
-            if isinstance(frame, InputAudioRawFrame):
-                self.timeline.add_caller(frame.audio)
-            elif isinstance(frame, OutputAudioRawFrame):
+            if isinstance(frame, OutputAudioRawFrame):
                 self.timeline.add_bot(frame.audio)
             elif isinstance(frame, InterruptionFrame):
                 self.timeline.clear_bot()
         await self.push_frame(frame, direction)
+
+
+class CallerAudioStop(FrameProcessor):
+    """Stops the caller's audio frames once the VAD, STT and turn detection have seen them.
+
+    Nothing after the user aggregator uses them, and each processor they would still pass
+    (LLM, TTS, output, recorder, assistant aggregator) costs CPU 50 times a second.
+    """
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Drop caller audio going downstream; pass everything else on."""
+        await super().process_frame(frame, direction)
+        if not (isinstance(frame, InputAudioRawFrame) and direction is FrameDirection.DOWNSTREAM):
+            await self.push_frame(frame, direction)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,12 @@ class WorkerSettings(MinioSettings, SharedSecretSettings, LogSettings, OtelSetti
         examples=[1],
         ge=1,
     )
-    audio_sample_rate: int = Field(16000, description="Pipeline sample rate in Hz.", ge=8000)
+    audio_sample_rate: int = Field(
+        16000,
+        description="Pipeline sample rate in Hz for LiveKit (WebRTC) calls; carrier media "
+        "streams always run at their own 8 kHz.",
+        ge=8000,
+    )
     livekit_url: AnyUrl | None = Field(
         None,
         description="LiveKit server URL for SIP and widget calls.",
