@@ -5,7 +5,15 @@
 
 Starts Redis and FerretDB from the tools cache and the backend as its own process on
 loopback, then measures with bounded request counts and prints a table; the numbers go to
-``build/bench/backend.json``.
+``build/bench/backend.json``:
+
+- runtime config (warm cache, 32 clients): ``config_rps`` flat out (with its latencies
+  ``config_max_p50_ms``/``config_max_p99_ms``), then ``config_p50_ms``/``config_p99_ms`` with
+  the same clients paced to 500 requests/s in all (``config_paced_rps`` achieved);
+- ``ingest_per_s``: call results stored, 8 clients;
+- contact import of 10,000 and 100,000 rows (13 MB) side by side: seconds, rows/s and the
+  backend process's peak RSS during each import (Linux ``VmHWM``, reset before each), whose
+  ratio shows the import streams.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 from ori_contracts.ids import new_call_id
@@ -28,7 +37,8 @@ from ori_e2e.servers import ManagedProcess, free_port, http_probe, start_ferretd
 
 SECRET = "bench-fleet-secret-0123456789"
 CONCURRENCY = 32
-CONFIG_REQUESTS = 4000
+CONFIG_REQUESTS = 8000
+PACED_RPS = 500.0
 INGESTS = 500
 CSV_ROWS = 100_000
 CSV_ROWS_SMALL = 10_000
@@ -57,32 +67,77 @@ def _spec() -> dict[str, object]:
     return {"name": "Bench", **spec}
 
 
-async def _config_bench(http: httpx.AsyncClient, bot_id: str) -> dict[str, float]:
-    call_ids = [new_call_id() for _ in range(CONCURRENCY)]
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return round(cuts[49], 2), round(cuts[98], 2)
 
-    def body(cid: str) -> dict[str, str]:
-        return {"call_id": cid, "bot_id": bot_id, "direction": "inbound", "telephony": "websocket"}
 
-    fleet = {"Authorization": f"Bearer {SECRET}"}
-    for cid in call_ids:  # warm the cache
-        (await http.post("/api/v1/config", json=body(cid), headers=fleet)).raise_for_status()
-    latencies: list[float] = []
+async def _config_bench(base: str, bot_id: str) -> dict[str, float]:
+    """Runtime config, warm cache, 32 clients: flat out, then paced at ``PACED_RPS``.
 
-    async def client(cid: str, n: int) -> None:
-        for _ in range(n):
-            started = time.perf_counter()
-            answer = await http.post("/api/v1/config", json=body(cid), headers=fleet)
-            latencies.append((time.perf_counter() - started) * 1000)
-            answer.raise_for_status()
+    The client is aiohttp: httpx spends more CPU per request than the backend does, and on
+    two shared cores the load generator would otherwise be what is measured. Paced latencies
+    are timed from when each request was due, so a late client cannot hide queueing.
+    """
+    headers = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"}
+    bodies = [
+        json.dumps(
+            {
+                "call_id": new_call_id(),
+                "bot_id": bot_id,
+                "direction": "inbound",
+                "telephony": "websocket",
+            }
+        ).encode()  # fmt: skip
+        for _ in range(CONCURRENCY)
+    ]
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(base, connector=connector, headers=headers) as session:
 
-    started = time.perf_counter()
-    await asyncio.gather(*(client(cid, CONFIG_REQUESTS // CONCURRENCY) for cid in call_ids))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
+        async def ask(body: bytes) -> None:
+            async with session.post("/api/v1/config", data=body) as answer:
+                await answer.read()
+                if answer.status != 200:
+                    raise RuntimeError(f"config answered {answer.status}")
+
+        for body in bodies:  # warm the cache
+            await ask(body)
+        flat: list[float] = []
+
+        async def flat_out(body: bytes) -> None:
+            for _ in range(CONFIG_REQUESTS // CONCURRENCY):
+                started = time.perf_counter()
+                await ask(body)
+                flat.append((time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(flat_out(body) for body in bodies))
+        rps = len(flat) / (time.perf_counter() - started)
+        paced: list[float] = []
+        interval = CONCURRENCY / PACED_RPS
+        start = time.perf_counter() + 0.1
+
+        async def on_schedule(body: bytes, due: float) -> None:
+            for _ in range(CONFIG_REQUESTS // CONCURRENCY):
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await ask(body)
+                paced.append((time.perf_counter() - due) * 1000)
+                due += interval
+
+        offsets = [start + i * interval / CONCURRENCY for i in range(CONCURRENCY)]
+        await asyncio.gather(
+            *(on_schedule(body, due) for body, due in zip(bodies, offsets, strict=True))
+        )
+        paced_rps = len(paced) / (time.perf_counter() - start)
+    p50, p99 = _percentiles(paced)
+    max_p50, max_p99 = _percentiles(flat)
     return {
-        "config_p50_ms": round(statistics.median(latencies), 2),
-        "config_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
-        "config_rps": round(len(latencies) / elapsed, 1),
+        "config_p50_ms": p50,
+        "config_p99_ms": p99,
+        "config_paced_rps": round(paced_rps, 1),
+        "config_rps": round(rps, 1),
+        "config_max_p50_ms": max_p50,
+        "config_max_p99_ms": max_p99,
     }
 
 
@@ -176,6 +231,9 @@ async def _csv_bench(
     results["csv_peak_rss_ratio_100k_vs_10k"] = round(
         large["peak_rss_mb"] / small["peak_rss_mb"], 2
     )
+    results["csv_rss_growth_ratio_100k_vs_10k"] = round(
+        large["rss_growth_mb"] / max(small["rss_growth_mb"], 0.1), 2
+    )
     results["csv_rows_ratio_100k_vs_10k"] = CSV_ROWS / CSV_ROWS_SMALL
     return results
 
@@ -190,7 +248,7 @@ async def _run(base: str, pid: int) -> dict[str, float]:
         headers = {"Authorization": f"Bearer {signed.json()['access_token']}"}
         workspace_id = (await http.get("/api/v1/workspaces", headers=headers)).json()[0]["id"]
         bot = (await http.post("/api/v1/bots", json=_spec(), headers=headers)).json()
-        results = await _config_bench(http, bot["id"])
+        results = await _config_bench(base, bot["id"])
         results |= await _ingest_bench(http, workspace_id)
         results |= await _csv_bench(http, headers, bot["id"], pid)
     return results
@@ -198,14 +256,15 @@ async def _run(base: str, pid: int) -> dict[str, float]:
 
 def _print_tables(results: dict[str, float]) -> None:
     goals = {
-        "config_p99_ms": "< 20",
-        "config_rps": ">= 500",
+        "config_p99_ms": f"< 20 (at {PACED_RPS:.0f}/s offered)",
+        "config_rps": ">= 500 (32 clients flat out)",
         "csv_seconds": "< 30 (100k rows)",
     }
-    print(f"{'metric':<16} {'value':>10}  goal")
-    for key in ("config_p50_ms", "config_p99_ms", "config_rps", "ingest_per_s", "csv_rows",
+    print(f"{'metric':<18} {'value':>10}  goal")
+    for key in ("config_p50_ms", "config_p99_ms", "config_paced_rps", "config_rps",
+                "config_max_p50_ms", "config_max_p99_ms", "ingest_per_s", "csv_rows",
                 "csv_seconds", "csv_rows_per_s"):  # fmt: skip
-        print(f"{key:<16} {results[key]:>10}  {goals.get(key, '')}")
+        print(f"{key:<18} {results[key]:>10}  {goals.get(key, '')}")
     print()
     print("contact import (one backend process, its peak RSS during each import):")
     columns = ("file_mb", "seconds", "rows_per_s", "peak_rss_mb", "rss_growth_mb")
@@ -216,7 +275,8 @@ def _print_tables(results: dict[str, float]) -> None:
     print(
         f"{'ratio':>8} {'':>13} {'':>13} {'':>13} "
         f"{results['csv_peak_rss_ratio_100k_vs_10k']:>13} "
-        f"(peak RSS 100k / 10k, for {results['csv_rows_ratio_100k_vs_10k']:.0f}x the rows)"
+        f"{results['csv_rss_growth_ratio_100k_vs_10k']:>13}"
+        f"  (100k / 10k, for {results['csv_rows_ratio_100k_vs_10k']:.0f}x the rows)"
     )
 
 

@@ -55,6 +55,7 @@ def _endpoints(w: dict[str, str], bot_spec) -> list[tuple[str, str, str, dict | 
         ("POST", "/api/v1/bots", "developer", bot_spec()),
         ("GET", f"/api/v1/bots/{w['bot']}", "member", None),
         ("PUT", f"/api/v1/bots/{w['bot']}", "developer", bot_spec(name="v2")),
+        ("PATCH", f"/api/v1/bots/{w['bot']}", "developer", {"name": "v3"}),
         ("GET", f"/api/v1/bots/{w['bot']}/versions", "member", None),
         ("GET", "/api/v1/campaigns", "member", None),
         ("POST", "/api/v1/campaigns", "developer", campaign),
@@ -110,6 +111,7 @@ async def test_another_workspaces_records_answer_404(
     probes = [
         ("GET", f"/api/v1/bots/{w['bot']}", None),
         ("PUT", f"/api/v1/bots/{w['bot']}", bot_spec()),
+        ("PATCH", f"/api/v1/bots/{w['bot']}", {"name": "x"}),
         ("DELETE", f"/api/v1/bots/{w['bot']}", None),
         ("GET", f"/api/v1/bots/{w['bot']}/versions", None),
         ("GET", f"/api/v1/bots/{w['bot']}/versions/1", None),

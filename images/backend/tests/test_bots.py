@@ -121,3 +121,81 @@ async def test_operator_upsert_by_ref_is_idempotent_and_read_only(
     )
     assert recreated.json()["id"] == bot_id
     assert recreated.json()["version"] == 3
+
+
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+
+
+async def test_patch_is_a_json_merge_patch_making_a_new_version(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    headers = {**account.headers, **MERGE_PATCH}
+    created = await client.post(
+        "/api/v1/bots", json=bot_spec(description="Books visits"), headers=account.headers
+    )
+    bot = created.json()
+    url = f"/api/v1/bots/{bot['id']}"
+    change = {"persona": {"greeting": "Hello, Acme Dental."}, "description": None}
+    patched = await client.patch(url, json=change, headers=headers)
+    assert patched.status_code == 200, patched.text
+    after = patched.json()
+    assert after["version"] == 2
+    assert after["spec"]["persona"]["greeting"] == "Hello, Acme Dental."
+    assert after["spec"]["persona"]["system_prompt"] == bot["spec"]["persona"]["system_prompt"]
+    assert after["spec"]["description"] == ""  # null: back to the default
+    assert {k: v for k, v in after["spec"].items() if k not in ("persona", "description")} == {
+        k: v for k, v in bot["spec"].items() if k not in ("persona", "description")
+    }
+    same = await client.patch(url, json={"name": "Front desk"}, headers=headers)
+    assert same.json()["version"] == 2  # nothing changed: no new version
+    as_json = await client.patch(url, json={"name": "Renamed"}, headers=account.headers)
+    assert as_json.status_code == 200, as_json.text
+    assert (as_json.json()["version"], as_json.json()["spec"]["name"]) == (3, "Renamed")
+    versions = await client.get(f"{url}/versions", headers=account.headers)
+    assert [v["version"] for v in versions.json()] == [3, 2, 1]
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"stt": {"provider": "acme-stt"}}, "stt.provider"),
+        ({"persona": None}, "persona"),
+        ({"limits": {"max_duration_s": -5}}, "limits.max_duration_s"),
+        ({"tools": []}, "unknown tool"),  # the scripted LLM's rules name a tool
+    ],
+)
+async def test_an_invalid_patch_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, signup, bot_spec, change, needle
+) -> None:
+    account = await signup()
+    bot = (await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)).json()
+    url = f"/api/v1/bots/{bot['id']}"
+    answer = await client.patch(url, json=change, headers={**account.headers, **MERGE_PATCH})
+    assert answer.status_code == 422, answer.text
+    assert needle in answer.json()["message"]
+    assert answer.json()["details"][0]["loc"][0] == "body"
+    assert (await client.get(url, headers=account.headers)).json()["version"] == 1
+    not_an_object = await client.patch(url, json=["x"], headers=account.headers)
+    assert not_an_object.status_code == 422
+
+
+async def test_patch_refuses_kubernetes_bots_and_other_workspaces(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account, stranger = await signup(), await signup()
+    key = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "operator", "role": "developer", "manager": "kubernetes"},
+        headers=account.headers,
+    )
+    operator = {"Authorization": f"Bearer {key.json()['secret']}"}
+    synced = await client.put(
+        "/api/v1/bots/by-ref/default.front-desk", json=bot_spec(), headers=operator
+    )
+    url = f"/api/v1/bots/{synced.json()['id']}"
+    refused = await client.patch(url, json={"name": "x"}, headers=account.headers)
+    assert refused.status_code == 403
+    assert "Kubernetes" in refused.json()["message"]
+    hidden = await client.patch(url, json={"name": "x"}, headers=stranger.headers)
+    assert hidden.status_code == 404

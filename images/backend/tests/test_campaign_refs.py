@@ -3,8 +3,12 @@ for everyone else, and contact imports repeatable by `Idempotency-Key`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
+
+from ori_backend.services import contact_import
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +104,7 @@ async def test_a_keyed_import_repeats_as_its_first_answer(
     assert bad_key.status_code == 422
 
 
-async def test_a_replay_finishes_an_import_that_stopped_before_its_commit(
+async def test_an_import_cut_off_while_publishing_is_rolled_back_never_left_half_in(
     client: httpx.AsyncClient, signup, bot_spec, app
 ) -> None:
     account = await signup()
@@ -109,22 +113,29 @@ async def test_a_replay_finishes_an_import_that_stopped_before_its_commit(
         await client.put(REF, json={"name": "C", "bot_id": bot_id}, headers=operator)
     ).json()["id"]
     url = f"/api/v1/campaigns/{campaign_id}/contacts"
+    body = b"phone\n+14155550101\n+14155550102\n+14155550103\n"
     keyed = {**operator, **CSV, "Idempotency-Key": "k1"}
-    first = await client.post(url, content=b"phone\n+14155550101\n", headers=keyed)
+    first = await client.post(url, content=body, headers=keyed)
     assert first.status_code == 201
-    db = app.state.db  # as if the process died after recording the import, before committing
-    await db["campaign_contacts"].update_many({}, {"$set": {"committed": False}})
+    db = app.state.db  # as if the process died after publishing one of the three contacts
+    await db["campaign_contacts"].delete_many({"phone": {"$ne": "+14155550101"}})
     await db["contact_imports"].update_many({}, {"$set": {"committed": False}})
+    busy = await client.post(url, content=body, headers=keyed)
+    assert busy.status_code == 409  # within the hour: it may still be publishing
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1, minutes=1)
+    await db["contact_imports"].update_many({}, {"$set": {"created_at": an_hour_ago}})
+    anew = await client.post(url, content=body, headers=keyed)
+    assert (anew.status_code, anew.json()["replayed"], anew.json()["imported"]) == (201, False, 3)
+    read = await client.get(f"/api/v1/campaigns/{campaign_id}", headers=account.headers)
+    assert read.json()["progress"]["total"] == 3
+
+    await db["contact_imports"].update_many(  # and once more, now cleaned up at start-up
+        {}, {"$set": {"committed": False, "created_at": an_hour_ago}}
+    )
+    assert await contact_import.roll_back_stale(db) == 1
     read = await client.get(f"/api/v1/campaigns/{campaign_id}", headers=account.headers)
     assert read.json()["progress"]["total"] == 0
-    again = await client.post(url, content=b"phone\n+14155550101\n", headers=keyed)
-    assert (again.status_code, again.json()["replayed"]) == (200, True)
-    read = await client.get(f"/api/v1/campaigns/{campaign_id}", headers=account.headers)
-    assert read.json()["progress"]["total"] == 1
-    await db["campaign_contacts"].delete_many({})  # the staged rows were cleaned away instead
-    await db["contact_imports"].update_many({}, {"$set": {"committed": False}})
-    anew = await client.post(url, content=b"phone\n+14155550101\n", headers=keyed)
-    assert (anew.status_code, anew.json()["replayed"]) == (201, False)
+    assert await db["contact_imports"].count_documents({}) == 0
 
 
 async def test_delete_by_ref_stops_deletes_and_a_new_upsert_starts_afresh(

@@ -186,3 +186,58 @@ async def test_oversized_upload_is_413_while_streaming(
     assert answer.status_code == 413
     assert sent["bytes"] < limit + 2 * len(line) * 256 + 1
     assert await app.state.db["campaign_contacts"].count_documents({}) == 0
+
+
+async def test_a_contact_id_already_in_the_campaign_is_a_row_error(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    campaign = await _campaign(client, account, bot_spec)
+    url = f"/api/v1/campaigns/{campaign['id']}/contacts"
+    headers = {**account.headers, **CSV}
+    first = await client.post(url, content=b"id,phone\nc-1,+14155550101\n", headers=headers)
+    assert first.status_code == 201
+    again = await client.post(
+        url, content=b"id,phone\nc-2,+14155550102\nc-1,+14155550103\n", headers=headers
+    )
+    assert again.status_code == 422
+    assert again.json()["details"] == [
+        {"row": 2, "column": "id", "message": "id 'c-1' is already in this campaign"}
+    ]
+    read = await client.get(f"/api/v1/campaigns/{campaign['id']}", headers=account.headers)
+    assert read.json()["progress"]["total"] == 1
+
+
+async def test_contacts_upload_as_a_multipart_file_too(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    campaign = await _campaign(client, account, bot_spec)
+    url = f"/api/v1/campaigns/{campaign['id']}/contacts"
+    csv_file = b"phone,name\n+14155550101,Ann\n+14155550102,Bo\n"
+    answer = await client.post(
+        url,
+        data={"note": "spring list"},  # other form fields are ignored
+        files={"file": ("contacts.csv", csv_file, "text/csv")},
+        headers=account.headers,
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["imported"] == 2
+    wrong_field = await client.post(
+        url, files={"upload": ("c.csv", b"phone\n+14155550103\n", "text/csv")},
+        headers=account.headers,
+    )  # fmt: skip
+    assert wrong_field.status_code == 422
+    assert "'file' part" in wrong_field.json()["message"]
+    broken = await client.post(
+        url,
+        content=b'--xyz\r\nContent-Disposition: form-data; name="file"\r\n\r\nphone\n+1415',
+        headers={**account.headers, "Content-Type": "multipart/form-data; boundary=xyz"},
+    )
+    assert broken.status_code == 400
+    no_boundary = await client.post(
+        url, content=b"x", headers={**account.headers, "Content-Type": "multipart/form-data"}
+    )
+    assert no_boundary.status_code == 400
+    read = await client.get(f"/api/v1/campaigns/{campaign['id']}", headers=account.headers)
+    assert read.json()["progress"]["total"] == 2

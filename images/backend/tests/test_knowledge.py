@@ -239,3 +239,44 @@ async def test_cloud_embedders_against_a_local_standin(
     assert seen[0]["model"] == ("text-embedding-3-small" if provider == "openai" else "voyage-3.5")
     if provider == "voyage":
         assert [s["input_type"] for s in seen] == ["document", "query"]
+
+
+async def test_offline_search_matches_word_forms_by_their_stem(
+    client: httpx.AsyncClient, signup
+) -> None:
+    account = await signup()
+    kb_id = await _kb(client, account)
+    notes = (
+        "Visitors park behind the building on Elm Street.\n\n"
+        "Cancellations. Appointments cancelled a day ahead cost nothing."
+    )
+    assert (await _upload(client, account, kb_id, "notes.txt", notes.encode())).status_code == 201
+    parking = await _search(client, [kb_id], "parking", account.headers)
+    assert parking and "visitors park" in parking[0]["text"].lower()
+    cancelling = await _search(client, [kb_id], "cancelling an appointment", account.headers)
+    assert cancelling and "cancellations" in cancelling[0]["text"].lower()
+    assert await _search(client, [kb_id], "swimming", account.headers) == []
+
+
+async def test_documents_upload_as_a_multipart_file_too(client: httpx.AsyncClient, signup) -> None:
+    account = await signup()
+    kb_id = await _kb(client, account)
+    url = f"/api/v1/knowledge-bases/{kb_id}/documents"
+    answer = await client.post(
+        url,
+        files={"file": ("staff.docx", _docx("Doctor Patel specialises in orthodontics"),
+                        "application/octet-stream")},
+        headers=account.headers,
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["name"], answer.json()["status"]) == ("staff.docx", "ready")
+    hits = await _search(client, [kb_id], "orthodontics", account.headers)
+    assert hits[0]["document_name"] == "staff.docx"
+    renamed = await client.post(
+        url, params={"filename": "faq.md"}, files={"file": ("blob", b"# Parking\n\nFree.", "")},
+        headers=account.headers,
+    )  # fmt: skip
+    assert (renamed.status_code, renamed.json()["name"]) == (201, "faq.md")
+    nameless = await client.post(url, content=b"hello", headers=account.headers)
+    assert nameless.status_code == 422
+    assert "filename" in nameless.json()["message"]

@@ -18,8 +18,8 @@ from ori_backend import errors
 from ori_backend.api.router import api_router
 from ori_backend.db import ensure_indexes
 from ori_backend.observability import install_metrics, install_tracing
-from ori_backend.repositories import contact_imports
 from ori_backend.repositories.contacts import discard_stale_imports
+from ori_backend.services import contact_import
 from ori_backend.services.embeddings import make_embedder
 from ori_backend.services.recordings import open_storage
 from ori_backend.services.webhooks import DeliveryWorker
@@ -60,7 +60,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
         try:
             await ensure_indexes(app.state.db)
             await discard_stale_imports(app.state.db)
-            await contact_imports.discard_stale(app.state.db)
+            await contact_import.roll_back_stale(app.state.db)
             deliveries.start()
             yield
         finally:

@@ -55,7 +55,6 @@ _INDEXES: Final[dict[str, list[tuple[list[tuple[str, int]], bool]]]] = {
     "contacts": [
         ([("campaign_id", ASCENDING), ("phone", ASCENDING)], False),
         ([("campaign_id", ASCENDING), ("status", ASCENDING)], False),
-        ([("import_id", ASCENDING)], False),
     ],
     "dnc": [([("workspace_id", ASCENDING), ("phone", ASCENDING)], True)],
     "knowledge_bases": [([("workspace_id", ASCENDING)], False)],

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ori_backend.settings import BackendSettings
 
@@ -41,16 +42,38 @@ def install_metrics(app: FastAPI, operation_id: Callable[[APIRoute], str]) -> No
             return templates.get(route.operation_id or operation_id(route), route.path)
         return str(getattr(route, "path", "unmatched"))
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        template = template_of(request.scope.get("route"))
-        LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-        return response
+    app.add_middleware(_Measure, template_of=template_of)
+
+
+class _Measure:
+    """Pure ASGI middleware timing each HTTP request.
+
+    Unlike ``@app.middleware("http")`` it starts no task per request; the route is read from
+    the scope once the app has answered.
+    """
+
+    def __init__(self, app: ASGIApp, template_of: Callable[[object], str]) -> None:
+        self.app = app
+        self.template_of = template_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            template = self.template_of(scope.get("route"))
+            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+            REQUESTS.labels(scope["method"], template, str(status)).inc()
 
 
 def _operation_paths(app: FastAPI) -> dict[str, str]:

@@ -41,25 +41,29 @@ __all__ = [
     "require",
 ]
 
+# The request-state accessors are ``async def`` on purpose: FastAPI runs a plain ``def``
+# dependency in a worker thread, a thread hop per dependency per request for a field read.
+
+
 bearer_scheme = HTTPBearer(auto_error=False, description="A session JWT or an API key (`ori_...`).")
 
 
-def _db(request: Request) -> Db:
+async def _db(request: Request) -> Db:
     db: Db = request.app.state.db
     return db
 
 
-def _redis(request: Request) -> Redis:
+async def _redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
 
-def _qdrant(request: Request) -> AsyncQdrantClient:
+async def _qdrant(request: Request) -> AsyncQdrantClient:
     qdrant: AsyncQdrantClient = request.app.state.qdrant
     return qdrant
 
 
-def _settings(request: Request) -> BackendSettings:
+async def _settings(request: Request) -> BackendSettings:
     settings: BackendSettings = request.app.state.settings
     return settings
 

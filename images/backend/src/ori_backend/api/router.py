@@ -20,5 +20,6 @@ from ori_backend.api.routes import (
 __all__ = ["api_router"]
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (auth, workspaces, api_keys, bots, campaigns, dnc, knowledge, webhooks, fleet, calls):
+# The workers' endpoints first: routes are matched in order, and `/config` is the hot path.
+for module in (fleet, auth, workspaces, api_keys, bots, campaigns, dnc, knowledge, webhooks, calls):
     api_router.include_router(module.router)

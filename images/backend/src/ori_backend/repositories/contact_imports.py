@@ -1,49 +1,57 @@
-"""Records of keyed contact imports (collection ``contact_imports``).
+"""Records of contact imports being published or published (collection ``contact_imports``).
 
-A record is written once a keyed import has been fully validated and staged, before it is
-committed; its ``_id`` is ``<campaign_id>/<key>``, so the store's unique id decides between two
-concurrent imports with the same key. ``committed`` turns true once the contacts are live.
+A record is written once an import is fully validated, before its contacts are published; its
+``_id`` is ``<campaign_id>/<idempotency key>`` (or ``<campaign_id>/<import_id>`` without a key),
+so the store's unique id decides between two concurrent imports with the same key.
+``committed`` turns true once every contact is in; a record left uncommitted by a process that
+died while publishing is rolled back (its contacts deleted) after an hour.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from pymongo.errors import DuplicateKeyError
 
 from ori_backend.db import COLLECTIONS, Db
 
 __all__ = [
+    "STALE_AFTER",
     "DuplicateKeyError",
     "claim",
     "delete_for_campaign",
-    "discard_stale",
     "find",
     "forget",
     "mark_committed",
+    "stale",
 ]
+
+STALE_AFTER: Final = timedelta(hours=1)
+"""An uncommitted record this old belongs to a process that died while publishing."""
 
 Doc = dict[str, Any]
 
 
-def _id(campaign_id: str, key: str) -> str:
+def record_id(campaign_id: str, key: str) -> str:
+    """The record's ``_id`` for an idempotency key (or an import id)."""
     return f"{campaign_id}/{key}"
 
 
 async def find(db: Db, campaign_id: str, key: str) -> Doc | None:
     """The record of the import made with ``key`` into the campaign, if any."""
     found: Doc | None = await db[COLLECTIONS["contact_imports"]].find_one(
-        {"_id": _id(campaign_id, key)}
+        {"_id": record_id(campaign_id, key)}
     )
     return found
 
 
 async def claim(db: Db, campaign_id: str, key: str, import_id: str, imported: int) -> None:
-    """Record a staged import under ``key``; raises DuplicateKeyError when the key is taken."""
+    """Record a validated import; raises DuplicateKeyError when ``key`` is taken."""
     await db[COLLECTIONS["contact_imports"]].insert_one(
         {
-            "_id": _id(campaign_id, key),
+            "_id": record_id(campaign_id, key),
             "campaign_id": campaign_id,
             "import_id": import_id,
             "imported": imported,
@@ -54,15 +62,15 @@ async def claim(db: Db, campaign_id: str, key: str, import_id: str, imported: in
 
 
 async def mark_committed(db: Db, campaign_id: str, key: str) -> None:
-    """The import's contacts are live."""
+    """Every contact of the import is in."""
     await db[COLLECTIONS["contact_imports"]].update_one(
-        {"_id": _id(campaign_id, key)}, {"$set": {"committed": True}}
+        {"_id": record_id(campaign_id, key)}, {"$set": {"committed": True}}
     )
 
 
-async def forget(db: Db, campaign_id: str, key: str) -> None:
-    """Drop a record whose staged contacts are gone (the import can be made again)."""
-    await db[COLLECTIONS["contact_imports"]].delete_one({"_id": _id(campaign_id, key)})
+async def forget(db: Db, rid: str) -> None:
+    """Drop a record (its import was rolled back or never published)."""
+    await db[COLLECTIONS["contact_imports"]].delete_one({"_id": rid})
 
 
 async def delete_for_campaign(db: Db, campaign_id: str) -> None:
@@ -70,10 +78,11 @@ async def delete_for_campaign(db: Db, campaign_id: str) -> None:
     await db[COLLECTIONS["contact_imports"]].delete_many({"campaign_id": campaign_id})
 
 
-async def discard_stale(db: Db) -> int:
-    """Drop records that never committed within an hour (their staged rows are gone too)."""
-    cutoff = datetime.now(UTC) - timedelta(hours=1)
-    result = await db[COLLECTIONS["contact_imports"]].delete_many(
+async def stale(db: Db) -> AsyncIterator[Doc]:
+    """Uncommitted records older than :data:`STALE_AFTER`."""
+    cutoff = datetime.now(UTC) - STALE_AFTER
+    cursor = db[COLLECTIONS["contact_imports"]].find(
         {"committed": False, "created_at": {"$lt": cutoff}}
     )
-    return int(result.deleted_count)
+    async for doc in cursor:
+        yield doc

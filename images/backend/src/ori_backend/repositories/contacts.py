@@ -17,12 +17,10 @@ from ori_contracts.runtime_config import Contact
 __all__ = [
     "DuplicateKeyError",
     "add_dnc",
-    "commit_import",
     "counts_by_status",
-    "discard_import",
     "dnc_phones",
-    "existing_phones",
-    "has_committed",
+    "delete_import",
+    "existing",
     "insert_batch",
     "latest_by_phone",
     "list_contacts",
@@ -59,12 +57,17 @@ def to_contract(doc: Doc) -> Contact:
     )
 
 
-async def existing_phones(db: Db, campaign_id: str) -> set[str]:
-    """The numbers already in a campaign."""
+async def existing(db: Db, campaign_id: str) -> tuple[set[str], set[str]]:
+    """The numbers and the contact ids already in a campaign (one scan)."""
     cursor = db[COLLECTIONS["contacts"]].find(
-        {"campaign_id": campaign_id, "committed": True}, {"phone": 1, "_id": 0}
+        {"campaign_id": campaign_id, "committed": True}, {"phone": 1, "id": 1, "_id": 0}
     )
-    return {doc["phone"] async for doc in cursor}
+    phones: set[str] = set()
+    ids: set[str] = set()
+    async for doc in cursor:
+        phones.add(doc["phone"])
+        ids.add(doc["id"])
+    return phones, ids
 
 
 async def insert_batch(db: Db, docs: list[Doc]) -> None:
@@ -77,25 +80,10 @@ async def insert_batch(db: Db, docs: list[Doc]) -> None:
         raise DuplicateKeyError(f"duplicate contact id: {error.details}") from None
 
 
-async def commit_import(db: Db, import_id: str) -> int:
-    """Make an import's contacts live; how many."""
-    result = await db[COLLECTIONS["contacts"]].update_many(
-        {"import_id": import_id}, {"$set": {"committed": True}}
-    )
-    return int(result.modified_count)
-
-
-async def has_committed(db: Db, import_id: str) -> bool:
-    """Whether any of an import's contacts are live."""
-    found = await db[COLLECTIONS["contacts"]].find_one(
-        {"import_id": import_id, "committed": True}, {"_id": 1}
-    )
-    return found is not None
-
-
-async def discard_import(db: Db, import_id: str) -> None:
-    """Delete an import's staged contacts."""
-    await db[COLLECTIONS["contacts"]].delete_many({"import_id": import_id, "committed": False})
+async def delete_import(db: Db, import_id: str) -> int:
+    """Delete every contact of an import (rolling back one that stopped while publishing)."""
+    result = await db[COLLECTIONS["contacts"]].delete_many({"import_id": import_id})
+    return int(result.deleted_count)
 
 
 async def discard_stale_imports(db: Db) -> int:

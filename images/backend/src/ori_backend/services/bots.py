@@ -12,15 +12,18 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from ori_backend import security
 from ori_backend.db import Db
 from ori_backend.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ori_backend.repositories import bots as repo
 from ori_backend.repositories import knowledge as kb_repo
 from ori_backend.schemas.common import Principal
+from ori_backend.services.merge_patch import merge_patch
 from ori_contracts.bot_spec import BotManager, BotSpec, BotSyncResult
 
-__all__ = ["create", "delete", "delete_by_ref", "get", "update", "upsert_by_ref"]
+__all__ = ["create", "delete", "delete_by_ref", "get", "patch", "update", "upsert_by_ref"]
 
 Doc = dict[str, Any]
 
@@ -119,6 +122,32 @@ async def update(db: Db, principal: Principal, bot_id: str, spec: BotSpec) -> Do
     """
     bot = await get(db, principal.workspace_id, bot_id)
     _check_writable(bot, principal)
+    return await _new_version(db, principal, bot, spec)
+
+
+async def patch(db: Db, principal: Principal, bot_id: str, changes: Doc) -> Doc:
+    """Change part of a bot (a JSON merge patch of its spec), making a new version.
+
+    Raises:
+        NotFound: No such bot.
+        Forbidden: It is managed from Kubernetes.
+        Unprocessable: The patched bot is not valid; ``details`` says where.
+        Conflict: Another change won the race; retry.
+    """
+    bot = await get(db, principal.workspace_id, bot_id)
+    _check_writable(bot, principal)
+    try:
+        spec = BotSpec.model_validate(merge_patch(bot["spec"], changes))
+    except ValidationError as error:
+        details = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"].removeprefix("Value error, "),
+             "type": e["type"]}
+            for e in error.errors()
+        ]  # fmt: skip
+        first = details[0]
+        where = ".".join(map(str, first["loc"][1:]))
+        problem = f"{where}: {first['msg']}" if where else first["msg"]
+        raise Unprocessable(f"the patched bot is not valid: {problem}", details=details) from None
     return await _new_version(db, principal, bot, spec)
 
 

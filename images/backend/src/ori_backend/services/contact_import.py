@@ -1,16 +1,18 @@
 """Contact import: a streamed CSV into a campaign, all rows or none, repeatable by key.
 
-All or nothing without transactions: rows are validated one at a time as the body streams in
-and staged in batches with ``committed: false`` under an ``import_id``; only when the whole
-file is valid is the import committed (one ``update_many``). Any bad row discards the staged
-contacts and answers every row's errors; readers (this API and the dialler) only ever see
-``committed: true`` contacts. Staged rows left by a process that died mid-import are removed at
-start-up.
+Validate, then publish. Rows are validated one at a time as the body streams in (the process
+holds one row and one batch, never the file) and spooled to a temporary file; any bad row and
+nothing reaches the database: the answer lists every row's problems. Once the whole file is
+valid, the import is recorded (``contact_imports``) and its contacts are inserted in batches.
+Insert only: the MongoDB-wire store of the local stack (FerretDB v1 over SQLite) rewrites a
+collection per updated document, so flipping a "committed" flag on 100,000 staged rows would
+take hours, while inserting them takes seconds.
 
-An import made with an idempotency key is recorded (``contact_imports``) between staging and
-committing; the same key again answers the recorded result without importing anything, and
-finishes the commit if the first import stopped just before it. The operator keys its imports
-by the SHA-256 of the file, so a re-run after a crash never imports a list twice.
+A process that dies while publishing leaves an uncommitted record; after an hour its contacts
+are deleted (at start-up, or when the same key is replayed), so an import is never left half
+in. An import made with an idempotency key answers the same key again with the recorded
+result and imports nothing; the operator keys its imports by the SHA-256 of the file, so a
+re-run after a crash never imports a list twice.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from ori_backend.services.contact_rows import (
     validate_header,
     validate_row,
 )
+from ori_backend.services.contact_spool import Spool
 from ori_contracts.campaign import CAMPAIGN_TRANSITIONS, CampaignState, ContactStatus
 
-__all__ = ["MAX_REPORTED_ERRORS", "import_contacts"]
+__all__ = ["MAX_REPORTED_ERRORS", "import_contacts", "roll_back_stale"]
 
 MAX_REPORTED_ERRORS: Final = 1000
 BATCH: Final = 2000
@@ -60,68 +63,97 @@ async def import_contacts(
         BadRequest: Not UTF-8, malformed CSV, or an empty file.
         Unprocessable: Any invalid row; ``details`` lists each (up to 1000).
         PayloadTooLarge: The body passed the upload limit.
-        Conflict: The campaign is final, or an import with the same key is being made.
+        Conflict: The campaign is final, or an import with the same key is being published.
     """
     if key is not None and (earlier := await _replay(db, campaign["_id"], key)) is not None:
         return earlier
     if not CAMPAIGN_TRANSITIONS[CampaignState(campaign["state"])]:
         raise Conflict(f"a {campaign['state']} campaign takes no more contacts")
     import_id = security.new_id("imp")
-    try:
-        count, errors = await _stage(db, campaign, import_id, chunks)
-    except BaseException:
-        await contacts_repo.discard_import(db, import_id)
-        raise
-    if errors or count == 0:
-        await contacts_repo.discard_import(db, import_id)
-        if count == 0 and not errors:
+    with Spool() as spool:
+        count, errors = await _validate(db, campaign, import_id, chunks, spool)
+        if errors:
+            shown = [e.as_dict() for e in errors[:MAX_REPORTED_ERRORS]]
+            message = f"{len(errors)} invalid row(s); nothing was imported"
+            raise Unprocessable(message, details=shown)
+        if count == 0:
             raise Unprocessable("the file has no data rows")
-        shown = [e.as_dict() for e in errors[:MAX_REPORTED_ERRORS]]
-        raise Unprocessable(f"{len(errors)} invalid row(s); nothing was imported", details=shown)
-    if key is not None:
+        record_key = key or import_id
         try:
-            await records.claim(db, campaign["_id"], key, import_id, count)
+            await records.claim(db, campaign["_id"], record_key, import_id, count)
         except records.DuplicateKeyError:  # the same import, made at the same time, won
-            await contacts_repo.discard_import(db, import_id)
-            if (earlier := await _replay(db, campaign["_id"], key)) is not None:
+            if (earlier := await _replay(db, campaign["_id"], record_key)) is not None:
                 return earlier
             raise Conflict("an import with this key is being made; retry") from None
-    await contacts_repo.commit_import(db, import_id)
-    if key is not None:
-        await records.mark_committed(db, campaign["_id"], key)
+        await _publish(db, campaign["_id"], record_key, import_id, spool)
+    await records.mark_committed(db, campaign["_id"], record_key)
     return {"import_id": import_id, "imported": count, "replayed": False}
 
 
+async def _publish(db: Db, campaign_id: str, key: str, import_id: str, spool: Spool) -> None:
+    """Insert the spooled contacts; on any failure remove those inserted and the record."""
+    try:
+        for batch in spool.batches(BATCH):
+            await contacts_repo.insert_batch(db, batch)
+    except BaseException as error:
+        await contacts_repo.delete_import(db, import_id)
+        await records.forget(db, records.record_id(campaign_id, key))
+        if isinstance(error, contacts_repo.DuplicateKeyError):
+            raise Conflict(
+                "the same contacts were added to the campaign at the same time; "
+                "nothing was imported"
+            ) from None
+        raise
+
+
 async def _replay(db: Db, campaign_id: str, key: str) -> Doc | None:
-    """The recorded answer of the import made with ``key``, finishing its commit if needed."""
+    """The recorded answer of the import made with ``key``; None when there is none (any more).
+
+    Raises:
+        Conflict: That import is being published right now.
+    """
     record = await records.find(db, campaign_id, key)
     if record is None:
         return None
     if not record["committed"]:
-        committed = await contacts_repo.commit_import(db, record["import_id"])
-        if not committed and not await contacts_repo.has_committed(db, record["import_id"]):
-            await records.forget(db, campaign_id, key)  # its staged rows are gone: import anew
-            return None
-        await records.mark_committed(db, campaign_id, key)
+        if datetime.now(UTC) - record["created_at"] < records.STALE_AFTER:
+            raise Conflict("an import with this key is being published; retry in a moment")
+        await _roll_back(db, record)  # its process died while publishing: import anew
+        return None
     return {"import_id": record["import_id"], "imported": record["imported"], "replayed": True}
+
+
+async def _roll_back(db: Db, record: Doc) -> None:
+    await contacts_repo.delete_import(db, record["import_id"])
+    await records.forget(db, record["_id"])
+
+
+async def roll_back_stale(db: Db) -> int:
+    """Remove the contacts of imports whose process died while publishing; how many imports."""
+    stale = [record async for record in records.stale(db)]
+    for record in stale:
+        await _roll_back(db, record)
+    return len(stale)
 
 
 async def _rules(db: Db, campaign: Doc) -> RowRules:
     workspace = await identity_repo.get_workspace(db, campaign["workspace_id"]) or {}
     settings = workspace.get("settings") or {}
     enforce_dnc = settings.get("dnc_numbers_enforced", True)
+    existing_phones, existing_ids = await contacts_repo.existing(db, campaign["_id"])
     return RowRules(
         default_country=settings.get("default_country", "US"),
         default_timezone=campaign.get("default_timezone") or settings.get("timezone"),
-        existing_phones=await contacts_repo.existing_phones(db, campaign["_id"]),
+        existing_phones=existing_phones,
+        existing_ids=existing_ids,
         dnc_phones=await contacts_repo.dnc_phones(db, campaign["workspace_id"])
         if enforce_dnc
         else set(),
     )
 
 
-async def _stage(
-    db: Db, campaign: Doc, import_id: str, chunks: AsyncIterator[bytes]
+async def _validate(
+    db: Db, campaign: Doc, import_id: str, chunks: AsyncIterator[bytes], spool: Spool
 ) -> tuple[int, list[RowError]]:
     rules, header, errors = await _rules(db, campaign), None, []
     batch: list[Doc] = []
@@ -137,20 +169,12 @@ async def _stage(
             continue
         batch.append(_contact_doc(campaign, import_id, count, fields, now))
         if len(batch) >= BATCH:
-            await _insert(db, batch)
+            spool.write(batch)
             batch = []
     if header is None:
         raise Unprocessable("the file is empty; it needs a header row with a phone column")
-    if not errors:
-        await _insert(db, batch)
+    spool.write(batch)
     return count, errors
-
-
-async def _insert(db: Db, batch: list[Doc]) -> None:
-    try:
-        await contacts_repo.insert_batch(db, batch)
-    except contacts_repo.DuplicateKeyError:
-        raise Unprocessable("a contact id in the file already exists in this campaign") from None
 
 
 def _contact_doc(campaign: Doc, import_id: str, row: int, fields: Doc, now: datetime) -> Doc:
@@ -169,5 +193,5 @@ def _contact_doc(campaign: Doc, import_id: str, row: int, fields: Doc, now: date
         "crm": {},
         "import_id": import_id,
         "imported_at": now,
-        "committed": False,
+        "committed": True,  # readers only see committed contacts (older imports staged)
     }

@@ -51,6 +51,7 @@ class RowRules:
     default_country: str
     default_timezone: str | None
     existing_phones: set[str] = field(default_factory=set)
+    existing_ids: set[str] = field(default_factory=set)
     dnc_phones: set[str] = field(default_factory=set)
     seen_phones: set[str] = field(default_factory=set)
     seen_ids: set[str] = field(default_factory=set)
@@ -134,9 +135,9 @@ def validate_row(
     if any(len(value) > MAX_FIELD_CHARS for value in values.values()):
         errors.append(RowError(number, "*", f"a field is longer than {MAX_FIELD_CHARS} characters"))
     phone_column = next(name for name in header if name in PHONE_COLUMNS)
-    phone = _phone(values.pop(phone_column), number, phone_column, rules, errors)
+    phone, parsed = _phone(values.pop(phone_column), number, phone_column, rules, errors)
     contact_id = _contact_id(values, number, rules, errors)
-    zone = _timezone(values.pop("timezone", ""), phone, number, rules, errors)
+    zone = _timezone(values.pop("timezone", ""), parsed, number, rules, errors)
     if errors:
         return None, errors
     name = values.pop("name", "") or None
@@ -150,14 +151,16 @@ def validate_row(
     }, []
 
 
-def _phone(raw: str, number: int, column: str, rules: RowRules, errors: list[RowError]) -> str:
+def _phone(
+    raw: str, number: int, column: str, rules: RowRules, errors: list[RowError]
+) -> tuple[str, phonenumbers.PhoneNumber | None]:
     try:
         parsed = phonenumbers.parse(raw, rules.default_country)
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
         errors.append(RowError(number, column, f"{raw!r} is not a valid phone number"))
-        return ""
+        return "", None
     phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if phone in rules.seen_phones:
         errors.append(RowError(number, column, f"{phone} appears earlier in the file"))
@@ -166,7 +169,7 @@ def _phone(raw: str, number: int, column: str, rules: RowRules, errors: list[Row
     elif phone in rules.dnc_phones:
         errors.append(RowError(number, column, f"{phone} is on the do-not-call list"))
     rules.seen_phones.add(phone)
-    return phone
+    return phone, parsed
 
 
 def _contact_id(
@@ -180,21 +183,25 @@ def _contact_id(
         errors.append(RowError(number, column or "id", f"{raw!r} is not a valid contact id"))
     elif raw in rules.seen_ids:
         errors.append(RowError(number, column or "id", f"id {raw!r} appears earlier in the file"))
+    elif raw in rules.existing_ids:
+        errors.append(RowError(number, column or "id", f"id {raw!r} is already in this campaign"))
     rules.seen_ids.add(raw)
     return raw
 
 
-def _timezone(raw: str, phone: str, number: int, rules: RowRules, errors: list[RowError]) -> str:
+def _timezone(
+    raw: str,
+    parsed: phonenumbers.PhoneNumber | None,
+    number: int,
+    rules: RowRules,
+    errors: list[RowError],
+) -> str:
     if raw:
         if raw not in _zones():
             errors.append(RowError(number, "timezone", f"{raw!r} is not an IANA time zone"))
         return raw
-    if phone:
-        zones = [
-            z
-            for z in phone_timezones.time_zones_for_number(phonenumbers.parse(phone))
-            if z in _zones()
-        ]
+    if parsed is not None:
+        zones = [z for z in phone_timezones.time_zones_for_number(parsed) if z in _zones()]
         if rules.default_timezone in zones or (not zones and rules.default_timezone):
             return str(rules.default_timezone)
         if zones:

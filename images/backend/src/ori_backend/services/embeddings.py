@@ -2,7 +2,9 @@
 
 * ``local``: sparse vectors from a hashing tokenizer (term frequency ``1 + ln tf`` at index
   ``crc32(token)``), scored by Qdrant with its IDF modifier, i.e. BM25-like lexical search that
-  needs no key and no model download.
+  needs no key and no model download. Each word counts as itself and, when they differ, as its
+  English Snowball stem, so "parking" finds "park" while an exact form still scores higher
+  (and vectors stored before stemming keep matching their words).
 * ``openai``: ``POST {base}/embeddings`` (``text-embedding-3-small``), dense.
 * ``voyage``: ``POST {base}/embeddings`` with ``input_type`` document or query
   (``voyage-3.5``), dense.
@@ -14,9 +16,11 @@ import math
 import re
 import zlib
 from collections import Counter
+from functools import lru_cache
 from typing import Final, Protocol
 
 import httpx
+import snowballstemmer
 from qdrant_client import models
 
 from ori_backend.errors import ServiceUnavailable
@@ -53,6 +57,17 @@ class Embedder(Protocol):
         ...
 
 
+_STEMMER: Final = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65_536)
+def _terms(word: str) -> tuple[int, ...]:
+    """The hashed terms of one case-folded word: the word, and its stem when different."""
+    stem = str(_STEMMER.stemWord(word))
+    forms = (word,) if stem == word else (word, stem)
+    return tuple(zlib.crc32(form.encode()) & 0x7FFFFFFF for form in forms)
+
+
 class LocalSparseEmbedder:
     """Offline sparse lexical vectors; see the module docstring."""
 
@@ -61,9 +76,7 @@ class LocalSparseEmbedder:
 
     @staticmethod
     def _vector(text: str) -> models.SparseVector:
-        counts = Counter(
-            zlib.crc32(token.encode()) & 0x7FFFFFFF for token in _TOKEN.findall(text.casefold())
-        )
+        counts = Counter(term for word in _TOKEN.findall(text.casefold()) for term in _terms(word))
         indices = sorted(counts)
         return models.SparseVector(
             indices=indices, values=[1.0 + math.log(counts[i]) for i in indices]

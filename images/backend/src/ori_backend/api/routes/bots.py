@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from ori_backend.api.deps import DbDep, DeveloperDep, MemberDep
 from ori_backend.api.responses import errors
@@ -72,6 +72,33 @@ async def update_bot(bot_id: str, spec: BotSpec, db: DbDep, principal: Developer
     Bots managed from Kubernetes answer 403.
     """
     return _public(await bots.update(db, principal, bot_id, spec))
+
+
+@router.patch(
+    "/{bot_id}",
+    summary="Change part of a bot (JSON merge patch, new version)",
+    responses=errors(403, 404, 409),
+)
+async def patch_bot(
+    bot_id: str,
+    changes: Annotated[
+        dict[str, Any],
+        Body(
+            media_type="application/merge-patch+json",
+            description="A JSON merge patch (RFC 7396) of the bot's spec: members to set, "
+            "`null` to reset one to its default; lists are replaced whole.",
+            examples=[{"persona": {"greeting": "Hello, Acme Dental."}, "description": None}],
+        ),
+    ],
+    db: DbDep,
+    principal: DeveloperDep,
+) -> BotPublic:
+    """Apply a merge patch to the definition; a new version unless nothing changed (developer).
+
+    `Content-Type: application/merge-patch+json` (or `application/json`). The patched bot is
+    validated whole, like a `PUT`. Bots managed from Kubernetes answer 403.
+    """
+    return _public(await bots.patch(db, principal, bot_id, changes))
 
 
 @router.delete(

@@ -19,7 +19,7 @@ from ori_backend.schemas.campaigns import (
 )
 from ori_backend.schemas.common import Page
 from ori_backend.services import campaigns, contact_import
-from ori_backend.services.uploads import limited_stream
+from ori_backend.services.uploads import MULTIPART_FILE, Upload, upload_chunks
 from ori_contracts.bot_spec import EXTERNAL_REF_PATTERN, BotManager
 from ori_contracts.campaign import (
     IDEMPOTENCY_KEY_HEADER,
@@ -164,8 +164,9 @@ async def delete_campaign(campaign_id: str, db: DbDep, principal: DeveloperDep) 
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "UTF-8 CSV with a header row; a `phone` column is required.",
+            "content": {"text/csv": {"schema": {"type": "string"}}, **MULTIPART_FILE},
+            "description": "UTF-8 CSV with a header row; a `phone` column is required. The raw "
+            "body, or the `file` part of a `multipart/form-data` body.",
         }
     },
 )
@@ -178,13 +179,13 @@ async def import_contacts(
     settings: SettingsDep,
     key: IdempotencyKey = None,
 ) -> ContactImported:
-    """Stream a CSV body (`Content-Type: text/csv`) into the campaign (developer).
+    """Stream a CSV (`Content-Type: text/csv`, or a multipart `file`) into the campaign.
 
-    Every row is validated (E.164, time zone, duplicates, do-not-call); one bad row and nothing
-    is imported, and the answer (422) lists each row's problems.
+    Developer. Every row is validated (E.164, time zone, duplicates, do-not-call); one bad row
+    and nothing is imported, and the answer (422) lists each row's problems.
     """
     campaign = await campaigns.get_writable(db, principal, campaign_id)
-    chunks = limited_stream(request, settings.max_upload_mb * 1024 * 1024)
+    chunks = upload_chunks(request, settings.max_upload_mb * 1024 * 1024, Upload())
     result = await contact_import.import_contacts(db, campaign, chunks, key=key)
     if result["replayed"]:
         response.status_code = status.HTTP_200_OK

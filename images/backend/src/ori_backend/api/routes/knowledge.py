@@ -27,13 +27,13 @@ from ori_backend.schemas.common import Role
 from ori_backend.schemas.knowledge import DocumentPublic, KnowledgeBaseCreate, KnowledgeBasePublic
 from ori_backend.services import knowledge
 from ori_backend.services.embeddings import Embedder
-from ori_backend.services.uploads import limited_stream
+from ori_backend.services.uploads import MULTIPART_FILE, Upload, upload_chunks
 from ori_contracts.knowledge import KnowledgeSearchRequest, KnowledgeSearchResponse
 
 router = APIRouter(prefix="/knowledge-bases", tags=["knowledge-bases"])
 
 
-def _embedder(request: Request) -> Embedder:
+async def _embedder(request: Request) -> Embedder:
     embedder: Embedder = request.app.state.embedder
     return embedder
 
@@ -148,9 +148,11 @@ async def list_documents(kb_id: str, db: DbDep, principal: MemberDep) -> list[Do
         "requestBody": {
             "required": True,
             "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                **MULTIPART_FILE,
             },
-            "description": "The file's bytes; its kind comes from `filename` or Content-Type.",
+            "description": "The file's bytes as the raw body, or the `file` part of a "
+            "`multipart/form-data` body; its kind comes from the file name or content type.",
         }
     },
 )
@@ -162,21 +164,25 @@ async def upload_document(
     embedder: EmbedderDep,
     settings: SettingsDep,
     principal: DeveloperDep,
-    filename: Annotated[str, Query(min_length=1, max_length=255, description="e.g. `faq.pdf`.")],
+    filename: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=255,
+            description="e.g. `faq.pdf`; required with a raw body, else the multipart part's.",
+        ),
+    ] = None,
 ) -> DocumentPublic:
     """Upload txt, md, pdf or docx (developer); it is chunked and embedded before the answer."""
     kb = await knowledge.get_kb(db, principal.workspace_id, kb_id)
-    data = b"".join(
-        [c async for c in limited_stream(request, settings.max_upload_mb * 1024 * 1024)]
-    )
+    upload = Upload()
+    limit = settings.max_upload_mb * 1024 * 1024
+    data = b"".join([chunk async for chunk in upload_chunks(request, limit, upload)])
+    name = filename or upload.filename
+    if not name or len(name) > 255:
+        raise Unprocessable("name the file: ?filename=, or a filename on the multipart part")
     document = await knowledge.add_document(
-        db,
-        qdrant,
-        embedder,
-        kb,
-        filename=filename,
-        content_type=request.headers.get("content-type"),
-        data=data,
+        db, qdrant, embedder, kb, filename=name, content_type=upload.content_type, data=data
     )
     return DocumentPublic.model_validate(public(document))
 
