@@ -135,7 +135,7 @@ SERVICES = (
             ),
             (
                 "LiveKit (SIP and widget calls)",
-                ("livekit_url", "livekit_api_key", "livekit_api_secret"),
+                ("livekit_url", "livekit_api_key", "livekit_api_secret", "livekit_trunk_id"),
             ),
             ("Tracing (OpenTelemetry)", OTEL),
         ),
@@ -184,7 +184,15 @@ SERVICES = (
         "The Kubernetes operator (kopf): reconciles Bot, Campaign and FleetPool resources. Runs "
         "in the cluster (ServiceAccount) or beside it (`KUBECONFIG`); see docs/kubernetes.md.",
         (
-            ("Watching and peering", ("watch_namespaces", "operator_peering", "operator_priority")),
+            (
+                "Watching and peering",
+                (
+                    "watch_namespaces",
+                    "operator_peering",
+                    "operator_priority",
+                    "operator_peering_lifetime_s",
+                ),
+            ),
             ("Fleet", ("redis_url", "reconcile_interval_s")),
             ("Backend sync", ("backend_url", "backend_token", "backend_resync_interval_s")),
             ("Metrics, health, logging", ("metrics_port", "health_port", "bind_host", "log_level")),

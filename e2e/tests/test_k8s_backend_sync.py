@@ -4,16 +4,16 @@
 Ready; an edit makes a new backend version; drift in the backend is corrected; deleting the
 resource removes the bot (its finalizer waits for that). A Campaign is created in the backend
 with the contacts of its ConfigMap, started, paused, reports progress and its dialler lease,
-and is stopped and deleted with its resource. An operator killed after the backend answered but
-before it wrote the status re-runs the sync on start and creates no second campaign and no
-second import.
+and is stopped and deleted with its resource. An edited contact list is imported again: new
+rows are added, rows already in the campaign skipped, a list with bad rows refused with their
+count in status. An operator killed after the backend answered but before it wrote the status
+re-runs the sync on start and creates no second campaign and no second import.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -26,8 +26,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
 from ori_contracts import redis_keys
+from ori_e2e.backend import backend_env, create_api_key, run_backend, sign_up
 from ori_e2e.pytest_plugin import unique_name
-from ori_e2e.servers import KubeCluster, ManagedProcess, MongoServer, free_port, http_probe
+from ori_e2e.servers import KubeCluster, MongoServer
 from ori_e2e.toolcache import find_binary
 from ori_operator.testing import CRDS_DIR, Kubectl, OperatorProcess
 
@@ -61,46 +62,17 @@ async def eventually(
 
 
 @pytest.fixture
-def backend(
+async def backend(
     mongo_server: MongoServer, mongo_db_name: str, redis_url: str, tmp_path: Path
-) -> Iterator[Backend]:
-    port = free_port()
-    env = {
-        "MONGODB_URI": mongo_server.url,
-        "MONGODB_DB": mongo_db_name,
-        "REDIS_URL": redis_url,
-        "JWT_SECRET": "bot-sync-test-jwt-secret-0123456789",
-        "VOXCORE_WSS_BASE_URL": "ws://127.0.0.1:9/ws",
-        "VOXCORE_SECRET": "bot-sync-test-fleet-secret-0123456789",
-        "QDRANT_PATH": str(tmp_path / "qdrant"),
-    }
-    process = ManagedProcess(
-        "ori-backend",
-        [sys.executable, "-m", "ori_backend", "--host", "127.0.0.1", "--port", str(port)],
-        log_path=tmp_path / "backend.log",
-        env=env,
-        cwd=tmp_path,
+) -> AsyncIterator[Backend]:
+    env = backend_env(
+        tmp_path, mongodb_uri=mongo_server.url, mongodb_db=mongo_db_name, redis_url=redis_url
     )
-    url = f"http://127.0.0.1:{port}"
-    process.start(http_probe(f"{url}/health"), timeout=60)
-    try:
-        yield _account_with_operator_key(url)
-    finally:
-        process.stop()
-
-
-def _account_with_operator_key(url: str) -> Backend:
-    with httpx.Client(base_url=f"{url}/api/v1", timeout=10) as http:
-        signup = http.post("/auth/signup", json={"email": "ops@example.com",
-                           "password": "correct horse battery", "name": "Ops"})  # fmt: skip
-        assert signup.status_code == 201, signup.text
-        token = {"Authorization": f"Bearer {signup.json()['access_token']}"}
-        workspace = http.get("/workspaces", headers=token).json()[0]["id"]
-        user = {**token, "X-Workspace-Id": workspace}
-        operator_key = {"name": "operator", "role": "developer", "manager": "kubernetes"}
-        key = http.post("/api-keys", headers=user, json=operator_key)
-        assert key.status_code == 201, key.text
-        return Backend(url, user, key.json()["secret"])
+    with run_backend(tmp_path / "backend", env) as running:
+        async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
+            account = await sign_up(http, "ops@example.com", name="Ops")
+            key = await create_api_key(http, account, name="operator", manager="kubernetes")
+        yield Backend(running.url, account.headers, key)
 
 
 @pytest.fixture
@@ -287,3 +259,66 @@ async def test_a_campaign_sync_rerun_after_a_crash_creates_no_duplicate(
         timed = metric("ori_operator_reconcile_duration_seconds_count", kind=kind)
         # every pass is both counted and timed (one may be between the two at scrape time)
         assert ok >= 1 and abs(timed - (ok + errors)) <= 1, (kind, ok, errors, timed)
+
+
+CONTACTS = "id,phone,name\nc-001,+14155550101,Ada\nc-002,+14155550102,Grace\n"
+
+
+async def test_an_edited_contact_list_is_imported_again_adding_only_its_new_rows(
+    kubectl: Kubectl, backend: Backend, operator: OperatorProcess
+) -> None:
+    for sample in ("bot.yaml", "fleetpool.yaml", "campaign.yaml"):
+        kubectl.apply(CRDS_DIR / "samples" / sample)
+
+    def edit_list(csv: str) -> None:
+        patch = {"data": {"contacts.csv": csv}}
+        kubectl.run("patch", "configmap", "spring-recall-contacts", "--type=merge",
+                    "-p", json.dumps(patch))  # fmt: skip
+
+    async def contacts(**wanted: Any) -> dict[str, Any] | None:
+        status = kubectl.json("get", "campaign", "spring-recall").get("status", {})
+        got = {**status, "total": status.get("progress", {}).get("total"),
+               "listed": condition(status, "ContactsImported").get("status")}  # fmt: skip
+        return status if all(got.get(k) == v for k, v in wanted.items()) else None
+
+    first = await eventually(lambda: contacts(contacts_imported=2, state="running", total=2),
+                             "the first list imported", within_s=45)  # fmt: skip
+    assert condition(first, "ContactsImported")["reason"] == "Imported"
+
+    grown = CONTACTS + "c-003,+14155550103,Alan\n"
+    edit_list(grown)
+    status = await eventually(
+        lambda: contacts(contacts_imported=1, contacts_skipped=2, total=3, listed="True"),
+        "the new row imported, the others skipped",
+    )
+    assert status["contacts_digest"] != first["contacts_digest"]
+
+    edit_list(grown + "c-004,12,Bad number\nc-005,+14155550105,Eve,extra\n")
+    status = await eventually(lambda: contacts(contacts_invalid_rows=2, listed="False"),
+                              "the list with two bad rows refused")  # fmt: skip
+    refused = condition(status, "ContactsImported")
+    assert refused["reason"] == "InvalidRows"
+    assert "row 4 phone: '12' is not a valid phone number" in refused["message"]
+    assert "row 5 *: has 4 fields, the header has 3" in refused["message"]
+    assert (status["progress"]["total"], status["state"]) == (3, "running")  # nothing imported
+
+    edit_list(grown)  # back to a list imported before: its import is answered, not repeated
+    status = await eventually(lambda: contacts(listed="True", contacts_invalid_rows=0),
+                              "the earlier list answered again")  # fmt: skip
+    answered = condition(status, "ContactsImported")["message"]
+    assert answered.endswith("(by an earlier import of the same list)"), answered
+    assert status["progress"]["total"] == 3
+    stored = backend.get(f"/campaigns/{status['backend_id']}/contacts").json()["data"]
+    assert sorted(c["id"] for c in stored) == ["c-001", "c-002", "c-003"]
+
+    uploaded = {"spec": {"contacts": {"config_map_ref": None, "list_id": "spring-2026"}}}
+    kubectl.run("patch", "campaign", "spring-recall", "--type=merge", "-p", json.dumps(uploaded))
+    status = await eventually(
+        lambda: _with_reason(kubectl, "UploadedList"), "the uploaded list reported"
+    )
+    assert status["contacts_digest"]  # what the operator imported before stays recorded
+
+
+async def _with_reason(kubectl: Kubectl, reason: str) -> dict[str, Any] | None:
+    status: dict[str, Any] = kubectl.json("get", "campaign", "spring-recall").get("status", {})
+    return status if condition(status, "ContactsImported").get("reason") == reason else None

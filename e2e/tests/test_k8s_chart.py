@@ -67,7 +67,8 @@ def test_scaled_object_targets_the_pool_scale_with_active_plus_buffer() -> None:
     (pool,) = of_kind(docs, "FleetPool")
     (scaled,) = of_kind(docs, "ScaledObject")
     spec = FleetPoolSpec.model_validate(pool["spec"])  # the chart's pool is a valid FleetPool
-    assert "replicas" not in pool["spec"]  # KEDA owns it; helm upgrade never resets it
+    # KEDA owns it; /scale needs it to exist, so the chart starts it (helm upgrade never resets it)
+    assert pool["spec"]["replicas"] == spec.min_replicas
     assert scaled["spec"]["scaleTargetRef"] == {
         "apiVersion": "ori.dev/v1alpha1",
         "kind": "FleetPool",

@@ -1,79 +1,48 @@
-"""The call router's nginx configuration, exactly as the chart renders it, on loopback.
+"""The call router's nginx configuration, exactly as the chart renders it, before real workers.
 
-Two stand-in workers listen on 127.0.0.2 and 127.0.0.3 (same port, as pods do). A call is
-claimed in Redis first, then its WebSocket goes through nginx to the claimed worker, which
-checks the per-call token; every reconnect of the call lands on the same worker.
+Two worker processes (`ori_worker`, offline providers, `REQUIRE_CALL_TOKEN=true`) listen on
+127.0.0.2 and 127.0.0.3 on the same port, as pods do, and register in Redis. A call is claimed
+first, then placed through nginx at `/w/<ip>/<port>/...` with its signed per-call token: the
+claimed worker runs it, a reconnect of the call is routed to the same worker again, a token
+signed for anything else is refused by the worker, and the other worker sees nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http
-import json
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import httpx
 import pytest
 import yaml
+from minio import Minio
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import InvalidStatus
-from websockets.http11 import Request, Response
 
-from ori_contracts import allocation
-from ori_contracts.allocation import InvalidCallToken
-from ori_e2e.servers import NginxServer, free_port, start_nginx
+from ori_contracts import CallResult, allocation, new_call_id, redis_keys
+from ori_contracts.allocation import ClaimOutcome, WorkerState
+from ori_e2e.servers import NginxServer, RedisServer, S3Server, free_port, start_nginx
 from ori_e2e.toolcache import find_binary
+from ori_e2e.voice import SECRET, BookingEndpoint, WorkerProcess, offline_bot, start_worker
 from ori_operator.allocator import Allocator
 from ori_operator.testing import repo_root
+from ori_worker.sim.caller import CallReport, Line, Script, SimulatedCall
+from ori_worker.sim.carrier import TwilioCarrier
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
-SECRET = "router-test-shared-secret-0123456789"
 POOL = "default"
+BOT = "appointment-demo"
 CHART = repo_root() / "charts" / "ori"
-
-
-@dataclass
-class StandInWorker:
-    """A worker's call endpoint: checks the call token, then echoes who it is."""
-
-    worker_id: str
-    host: str
-    port: int
-    paths: list[str] = field(default_factory=list)
-    server: Server | None = None
-
-    async def start(self) -> None:
-        self.server = await serve(
-            self.handle, self.host, self.port, process_request=self.check_token
-        )
-
-    def check_token(self, connection: ServerConnection, request: Request) -> Response | None:
-        parts = urlsplit(request.path)
-        if parts.path == "/health":
-            return connection.respond(http.HTTPStatus.OK, "ok\n")
-        call_id = parts.path.rsplit("/", 1)[-1]
-        token = parse_qs(parts.query).get("token", [""])[0]
-        try:
-            allocation.verify_call_token(
-                SECRET, token, call_id=call_id, worker_id=self.worker_id, now=time.time()
-            )
-        except InvalidCallToken as error:
-            return connection.respond(http.HTTPStatus.FORBIDDEN, f"{error}\n")
-        return None
-
-    async def handle(self, connection: ServerConnection) -> None:
-        assert connection.request is not None
-        self.paths.append(connection.request.path)
-        async for message in connection:
-            await connection.send(json.dumps({"worker": self.worker_id, "echo": message}))
+HOSTS = {"default-a1b2c": "127.0.0.2", "default-d3e4f": "127.0.0.3"}
+CALL = Script((Line("What time do you open"), Line("Goodbye")))
+HANG_UP = Script((Line("Goodbye"),))
+POLICY_VIOLATION = 1008
 
 
 def router_conf(port: int) -> str:
@@ -94,110 +63,271 @@ def router_conf(port: int) -> str:
     return conf.replace("listen 8080;", "listen 127.0.0.1:{{port}};")
 
 
-@pytest.fixture
-async def workers() -> AsyncIterator[list[StandInWorker]]:
-    port = free_port()
-    pair = [StandInWorker("default-a1b2c", "127.0.0.2", port),
-            StandInWorker("default-d3e4f", "127.0.0.3", port)]  # fmt: skip
-    for worker in pair:
-        await worker.start()
-    yield pair
-    for worker in pair:
-        assert worker.server is not None
-        worker.server.close()
-        await worker.server.wait_closed()
+@pytest.fixture(scope="module")
+def fleet_redis_url(redis_server: RedisServer) -> str:
+    """Database 0, which `redis_url` never hands out: the workers live for the whole module."""
+    import redis  # noqa: PLC0415
+
+    url = redis_server.db_url(0)
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
 
 
-@pytest.fixture
-def router(workers: list[StandInWorker], tmp_path: Path) -> Iterator[NginxServer]:
-    server = start_nginx(router_conf(workers[0].port), tmp_path / "nginx")
+@pytest.fixture(scope="module")
+def workers(
+    tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server, fleet_redis_url: str
+) -> Iterator[dict[str, WorkerProcess]]:
+    """Two real workers, one port, two loopback "pod IPs", each started in its own thread."""
+    booking = BookingEndpoint()
+    bucket = f"router-{int(time.time() * 1000)}"
+    Minio(
+        s3_server.endpoint,
+        access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key,
+        secure=s3_server.secure,
+        region=s3_server.region,
+    ).make_bucket(bucket)
+    root, port = tmp_path_factory.mktemp("router-workers"), free_port()
+
+    def start(worker_id: str) -> WorkerProcess:
+        env = {
+            "REDIS_URL": fleet_redis_url,
+            "WORKER_ID": worker_id,
+            "FLEETPOOL": POOL,
+            "REQUIRE_CALL_TOKEN": "true",
+        }
+        directory, config = root / worker_id, offline_bot(booking.url)
+        return start_worker(
+            directory, s3_server, bucket, config=config, extra_env=env, name=worker_id,
+            host=HOSTS[worker_id], port=port,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(2) as pool:
+        started = dict(zip(HOSTS, pool.map(start, HOSTS), strict=True))
+    yield started
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(WorkerProcess.stop, started.values()))
+    booking.close()
+
+
+@pytest.fixture(scope="module")
+def router(
+    workers: dict[str, WorkerProcess], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NginxServer]:
+    port = next(iter(workers.values())).port
+    server = start_nginx(router_conf(port), tmp_path_factory.mktemp("nginx"))
     yield server
     server.stop()
 
 
 @pytest.fixture
-async def alloc(redis_url: str, workers: list[StandInWorker]) -> AsyncIterator[Allocator]:
-    redis = Redis.from_url(redis_url)
+async def alloc(
+    fleet_redis_url: str, workers: dict[str, WorkerProcess]
+) -> AsyncIterator[Allocator]:
+    redis = Redis.from_url(fleet_redis_url)
     allocator = Allocator(redis)
-    for worker in workers:
-        await allocator.heartbeat(worker.worker_id, POOL, f"{worker.host}:{worker.port}")
+    for worker_id in workers:
+        await wait_state(allocator, worker_id, WorkerState.IDLE)
     yield allocator
     await redis.aclose()
 
 
-def call_url(router: NginxServer, address: str, worker_id: str, call_id: str) -> str:
-    token = allocation.sign_call_token(
-        SECRET, call_id=call_id, worker_id=worker_id, expires_at=int(time.time()) + 60
+async def wait_state(alloc: Allocator, worker_id: str, state: WorkerState) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        reg = (await alloc.registrations([worker_id]))[worker_id]
+        if reg is not None and reg.state is state:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{worker_id} never became {state}: {reg}")
+
+
+def token_for(call_id: str, worker_id: str, *, secret: str = SECRET, ttl_s: int = 120) -> str:
+    expires_at = int(time.time()) + ttl_s
+    return allocation.sign_call_token(
+        secret, call_id=call_id, worker_id=worker_id, expires_at=expires_at
     )
-    path = allocation.routed_path(address, f"/media/{call_id}?token={token}")
-    return f"ws://127.0.0.1:{router.port}{path}"
 
 
-async def talk(url: str, message: str) -> dict[str, str]:
-    async with connect(url, open_timeout=5) as ws:
-        await ws.send(message)
-        answer: dict[str, str] = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        return answer
+def routed_base(router: NginxServer, address: str) -> str:
+    """The router URL a carrier streams to for the worker at `address` (`/w/<ip>/<port>`)."""
+    return f"ws://127.0.0.1:{router.port}" + allocation.routed_path(address, "").rstrip("/")
 
 
-async def test_a_claimed_call_reaches_its_worker_and_reconnects_land_there_again(
-    router: NginxServer, workers: list[StandInWorker], alloc: Allocator
+async def place(router: NginxServer, address: str, call_id: str, token: str | None) -> CallReport:
+    """A Twilio media stream through the router, the call id and token as <Parameter>s."""
+    parameters = {"token": token} if token is not None else {}
+    call = SimulatedCall(
+        routed_base(router, address), BOT, "twilio", HANG_UP, call_id=call_id,
+        parameters=parameters,
+    )  # fmt: skip
+    return await call.run()
+
+
+def result_of(worker: WorkerProcess, call_id: str, timeout: float = 30) -> CallResult:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for result in worker.pending_results():  # no backend here: results stay in the outbox
+            if result.call_id == call_id:
+                return result
+        time.sleep(0.2)
+    raise AssertionError(f"no result for {call_id}:\n{worker.log()}")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a worker has seen so far: call and refusal counters, results, log lines."""
+
+    counters: dict[str, float]
+    results: int
+    log_lines: int
+
+    @classmethod
+    def of(cls, worker: WorkerProcess) -> Seen:
+        counters = {
+            sample.name + str(sorted(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(worker.metrics())
+            if family.name in ("ori_worker_calls", "ori_worker_calls_refused")
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        }
+        log = worker.process.log_path.read_text(errors="replace")
+        return cls(counters, len(worker.pending_results()), log.count("\n"))
+
+    def new_log(self, worker: WorkerProcess) -> str:
+        log = worker.process.log_path.read_text(errors="replace")
+        return "\n".join(log.split("\n")[self.log_lines :])
+
+    def refused(self, worker: WorkerProcess, reason: str) -> float:
+        """How many calls `worker` refused for `reason` since this snapshot."""
+        key = "ori_worker_calls_refused_total" + str([("reason", reason)])
+        return Seen.of(worker).counters.get(key, 0.0) - self.counters.get(key, 0.0)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def saw_nothing(worker: WorkerProcess, before: Seen) -> None:
+    """Since `before`, the worker served, refused, recorded and logged no call."""
+    after = Seen.of(worker)
+    assert (after.counters, after.results) == (before.counters, before.results)
+    assert "call_id" not in before.new_log(worker)
+    assert worker.health()["busy"] == 0
+
+
+async def test_a_claimed_call_runs_on_its_worker_and_a_reconnect_lands_there_again(
+    router: NginxServer, workers: dict[str, WorkerProcess], alloc: Allocator
 ) -> None:
-    claimed = {}
-    for call_id in ("call_one", "call_two"):
-        result = await alloc.claim(POOL, call_id)
-        assert result.ok and result.worker_id and result.address
-        claimed[call_id] = (result.worker_id, result.address)
-    assert len({worker for worker, _ in claimed.values()}) == 2  # one call per worker
+    call_id = new_call_id()
+    claimed = await alloc.claim(POOL, call_id)
+    assert claimed.outcome is ClaimOutcome.CLAIMED and claimed.worker_id and claimed.address
+    owner = workers[claimed.worker_id]
+    other_id = next(worker_id for worker_id in workers if worker_id != claimed.worker_id)
+    other = workers[other_id]
+    assert claimed.address == owner.address
+    token = token_for(call_id, claimed.worker_id)
+    seen = {worker_id: Seen.of(worker) for worker_id, worker in workers.items()}
 
-    for call_id, (worker_id, address) in claimed.items():
-        for attempt in range(3):  # the first connection and two reconnects
-            again = await alloc.claim(POOL, call_id)  # a reconnect asks for its worker again
-            assert (again.worker_id, again.address) == (worker_id, address)
-            url = call_url(router, again.address or "", worker_id, call_id)
-            answer = await talk(url, f"{call_id} #{attempt}")
-            assert answer == {"worker": worker_id, "echo": f"{call_id} #{attempt}"}
-    for worker in workers:
-        assert len(worker.paths) == 3
-        assert all(p.startswith("/media/call_") and "token=v1." in p for p in worker.paths)
+    # The carrier's first stream dies before its start message (the call id and token in the
+    # query string this time); nginx carried it to the claimed worker, which saw it drop.
+    query = f"?call_id={call_id}&token={token}"
+    async with connect(f"{routed_base(router, claimed.address)}/twilio/{BOT}{query}"):
+        pass
+    owner_seen = seen[claimed.worker_id]
+    assert await asyncio.to_thread(
+        lambda: wait_until(lambda: "twilio stream refused" in owner_seen.new_log(owner))
+    ), owner_seen.new_log(owner)
 
-
-async def test_the_worker_refuses_a_token_for_another_call_or_worker(
-    router: NginxServer, workers: list[StandInWorker]
-) -> None:
-    a, b = workers
-    address_a = f"{a.host}:{a.port}"
-    with pytest.raises(InvalidStatus) as refused:
-        await talk(call_url(router, address_a, b.worker_id, "call_x"), "hi")  # b's token
-    assert refused.value.response.status_code == 403
-    token = allocation.sign_call_token(SECRET, call_id="call_y", worker_id=a.worker_id,
-                                       expires_at=int(time.time()) + 60)  # fmt: skip
-    url = f"ws://127.0.0.1:{router.port}" + allocation.routed_path(
-        address_a, f"/media/call_z?token={token}"
+    # The carrier reconnects: the claim answers the same worker, and the call runs there.
+    again = await alloc.claim(POOL, call_id)
+    assert (again.outcome, again.worker_id, again.address) == (
+        ClaimOutcome.EXISTING,
+        claimed.worker_id,
+        claimed.address,
     )
-    with pytest.raises(InvalidStatus):
-        await talk(url, "hi")
-    assert a.paths == []
+    call = SimulatedCall(routed_base(router, again.address or ""), BOT, "twilio", CALL,
+                         call_id=call_id, parameters={"token": token})  # fmt: skip
+    report = await call.run()
+    assert report.refused is None and report.hung_up_by == "bot"
+    assert [t.latency_ms is not None for t in report.turns] == [True, True]
+    result = await asyncio.to_thread(result_of, owner, call_id)
+    assert (result.worker_id, result.direction.value) == (claimed.worker_id, "outbound")
+    assert [turn.text for turn in result.transcript if turn.role.value == "user"] == [
+        line.text.lower() for line in CALL.lines
+    ]
+    await wait_state(alloc, claimed.worker_id, WorkerState.IDLE)
+    assert await alloc.active_calls(POOL) == 0
+    saw_nothing(other, seen[other_id])
+
+
+async def test_the_worker_refuses_a_token_not_signed_for_this_call_and_worker(
+    router: NginxServer, workers: dict[str, WorkerProcess], alloc: Allocator
+) -> None:
+    call_id = new_call_id()
+    claimed = await alloc.claim(POOL, call_id)
+    assert claimed.worker_id and claimed.address
+    owner = workers[claimed.worker_id]
+    other_id = next(worker_id for worker_id in workers if worker_id != claimed.worker_id)
+    seen = {worker_id: Seen.of(worker) for worker_id, worker in workers.items()}
+    not_signed = "call token was not signed for this call and worker"
+    attempts = {
+        token_for(call_id, other_id): not_signed,  # the other worker's token
+        token_for(call_id, claimed.worker_id, secret="forged-" + SECRET): not_signed,
+        token_for(new_call_id(), claimed.worker_id): not_signed,  # another call's token
+        token_for(call_id, claimed.worker_id, ttl_s=-5): "call token expired",
+        "v1.9999999999.not-a-mac": not_signed,
+    }
+    for token, reason in attempts.items():
+        report = await place(router, claimed.address, call_id, token)
+        assert (report.close_code, report.close_reason, report.turns) == (
+            POLICY_VIOLATION,
+            reason,
+            [],
+        ), token
+    report = await place(router, claimed.address, call_id, None)
+    assert (report.close_code, report.close_reason) == (
+        POLICY_VIOLATION,
+        "a per-call token is required",
+    )
+    # A token in the query string reaches the worker as sent, after other parameters.
+    other_token = token_for(call_id, other_id)
+    query = f"?lang=en%2DUS&call_id={call_id}&token={other_token}"
+    async with connect(f"{routed_base(router, claimed.address)}/twilio/{BOT}{query}") as ws:
+        for message in TwilioCarrier(f"CA{call_id}", {}).opening():
+            await ws.send(message)
+        await asyncio.wait_for(ws.wait_closed(), 10)
+    assert (ws.close_code, ws.close_reason) == (POLICY_VIOLATION, not_signed)
+
+    assert seen[claimed.worker_id].refused(owner, "token") == len(attempts) + 2
+    assert not any(r.call_id == call_id for r in owner.pending_results())
+    reg = (await alloc.registrations([claimed.worker_id]))[claimed.worker_id]
+    assert reg is not None and (reg.state, reg.call_id) == (WorkerState.BUSY, call_id)
+    assert await alloc.redis.zscore(redis_keys.pool_active_calls(POOL), call_id) is not None
+    saw_nothing(workers[other_id], seen[other_id])
+    await alloc.release(claimed.worker_id, POOL, call_id)  # the claimed call never came
 
 
 async def test_the_router_forwards_only_to_the_pod_network_and_worker_ports(
-    router: NginxServer, workers: list[StandInWorker]
+    router: NginxServer, workers: dict[str, WorkerProcess]
 ) -> None:
-    port = workers[0].port
+    port = next(iter(workers.values())).port
     async with httpx.AsyncClient(base_url=router.url, timeout=5) as client:
         assert (await client.get("/healthz")).text == "ok\n"
-        assert (await client.get(f"/w/127.0.0.2/{port}/health")).status_code == 200
+        for worker_id, host in HOSTS.items():
+            health = (await client.get(f"/w/{host}/{port}/health")).json()
+            assert (health["worker_id"], health["service"]) == (worker_id, "ori-worker")
         assert (await client.get(f"/w/169.254.169.254/{port}/latest")).status_code == 403
         assert (await client.get(f"/w/10.1.2.3/{port}/health")).status_code == 403
         assert (await client.get("/w/127.0.0.2/22/health")).status_code == 403
         assert (await client.get("/w/worker-0/8000/health")).status_code == 404
         assert (await client.get("/anything")).status_code == 404
-
-
-async def test_the_worker_sees_the_path_and_query_exactly_as_sent(
-    router: NginxServer, workers: list[StandInWorker]
-) -> None:
-    a = workers[0]
-    url = call_url(router, f"{a.host}:{a.port}", a.worker_id, "call_q")
-    await talk(url.replace("?token=", "?lang=en-US&token="), "x")
-    assert a.paths[0].startswith("/media/call_q?lang=en-US&token=v1.")

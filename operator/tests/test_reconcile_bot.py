@@ -51,3 +51,12 @@ def test_without_a_backend_a_valid_bot_is_ready_and_not_synced() -> None:
     status = bot.unsynced(BotStatus(), generation=1, now=NOW)
     assert cond(status, "Ready") == (ConditionStatus.TRUE, "Valid")
     assert cond(status, "Synced") == (ConditionStatus.UNKNOWN, "SyncDisabled")
+
+
+def test_only_an_unreachable_backend_keeps_the_sync_loop_looking_soon() -> None:
+    live = bot.synced(BotStatus(), BotSyncResult(id="b", version=1, created=True, changed=True),
+                      generation=1, now=NOW)  # fmt: skip
+    down = bot.failed(live, bot.SyncProblem.UNAVAILABLE, "refused", generation=1, now=NOW)
+    invalid = bot.failed(live, bot.SyncProblem.INVALID_SPEC, "spec.llm: bad", generation=2,
+                         now=NOW)  # fmt: skip
+    assert (bot.settled(live), bot.settled(down), bot.settled(invalid)) == (True, False, True)

@@ -97,6 +97,16 @@ securityContext:
 {{- end }}
 {{- end }}
 
+{{/* The database KEDA reads: the one in REDIS_URL (redis://host:port/<db>), else 0. */}}
+{{- define "ori.kedaRedisDatabase" -}}
+{{- $url := include "ori.redisUrl" . }}
+{{- if regexMatch "^rediss?://[^/]*/[0-9]+([?#].*)?$" $url }}
+{{- regexReplaceAll "^rediss?://[^/]*/([0-9]+).*$" $url "${1}" }}
+{{- else }}
+{{- "0" }}
+{{- end }}
+{{- end }}
+
 {{/* MONGODB_URI. */}}
 {{- define "ori.mongoUri" -}}
 {{- if .Values.mongodb.enabled }}

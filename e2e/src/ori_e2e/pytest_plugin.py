@@ -7,6 +7,7 @@ the session's tmp dir, and stop it when the session ends:
 * ``mongo_server`` (:class:`~ori_e2e.servers.MongoServer`, FerretDB)
 * ``s3_server`` (:class:`~ori_e2e.servers.S3Server`, MinIO)
 * ``kube`` (:class:`~ori_e2e.servers.KubeCluster`, control plane with 2 kwok nodes)
+* ``livekit_server`` (:class:`~ori_e2e.servers.LiveKitServer`, a loopback SFU, no SIP service)
 * ``nginx_binary``, ``helm_binary`` (paths of the pinned executables)
 
 Per-test isolation: ``redis_url`` (a flushed database of its own), ``mongo_db_name`` (a unique
@@ -28,11 +29,19 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 
 if TYPE_CHECKING:
-    from ori_e2e.servers import KubeCluster, MongoServer, RedisServer, S3Server, Server
+    from ori_e2e.servers import (
+        KubeCluster,
+        LiveKitServer,
+        MongoServer,
+        RedisServer,
+        S3Server,
+        Server,
+    )
 
 __all__ = [
     "helm_binary",
     "kube",
+    "livekit_server",
     "mongo_db_name",
     "mongo_server",
     "nginx_binary",
@@ -160,6 +169,20 @@ def kube(
         _ready_times(pytestconfig)[f"kube: {component}"] = seconds
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def livekit_server(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveKitServer]:
+    """A livekit-server (single node, loopback media ports) with a test API key and secret."""
+    from ori_e2e.servers import start_livekit
+
+    server = _start_or_fail(
+        pytestconfig, "livekit", lambda: start_livekit(tmp_path_factory.mktemp("livekit"))
+    )
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -117,16 +117,22 @@ class WorkerProcess:
     process: ManagedProcess
     port: int
     directory: Path
+    host: str = HOST
 
     @property
     def url(self) -> str:
         """The worker's HTTP base URL."""
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
         """The worker's WebSocket base URL (what the simulator calls)."""
-        return f"ws://{HOST}:{self.port}"
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def address(self) -> str:
+        """``host:port``, as the worker registers it (``WORKER_ADDRESS``)."""
+        return f"{self.host}:{self.port}"
 
     @property
     def outbox(self) -> Path:
@@ -225,6 +231,8 @@ def start_worker(
     config_url: str = "http://127.0.0.1:9/api/v1/config",
     extra_env: dict[str, str] | None = None,
     name: str = "worker",
+    host: str = HOST,
+    port: int | None = None,
 ) -> WorkerProcess:
     """Start a worker process and wait until it answers ``/health``.
 
@@ -236,6 +244,8 @@ def start_worker(
         config_url: ``VOXBRIDGE_CONFIG_URL`` (results go to the same backend).
         extra_env: More environment variables.
         name: The process name in logs.
+        host: The loopback address it binds (``127.0.0.2`` and up stand for pod IPs).
+        port: Its port; a free one when None.
     """
     import sys  # noqa: PLC0415
 
@@ -244,20 +254,20 @@ def start_worker(
     if config is not None:
         static = directory / "runtime-config.json"
         static.write_text(json.dumps(config.model_dump(mode="json")))
-    port = free_port()
+    port = port or free_port()
     env = worker_env(
         directory, s3, bucket, config_url=config_url, static_config=static, extra=extra_env
     )
     process = ManagedProcess(
         name,
-        [sys.executable, "-m", "ori_worker", "--host", HOST, "--port", str(port)],
+        [sys.executable, "-m", "ori_worker", "--host", host, "--port", str(port)],
         log_path=directory / f"{name}.log",
         env=env,
         cwd=directory,
         grace_seconds=30.0,
     )
-    process.start(http_probe(f"http://{HOST}:{port}/health"), timeout=WORKER_START_TIMEOUT_S)
-    return WorkerProcess(process, port, directory)
+    process.start(http_probe(f"http://{host}:{port}/health"), timeout=WORKER_START_TIMEOUT_S)
+    return WorkerProcess(process, port, directory, host)
 
 
 @dataclass

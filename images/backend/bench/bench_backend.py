@@ -1,11 +1,11 @@
-# ruff: noqa: T201, S105 - a command-line program with a throwaway local secret
+# ruff: noqa: T201 - a command-line program
 """Benchmark the backend on this machine: runtime config, result ingestion, CSV import.
 
     uv run python images/backend/bench/bench_backend.py   (make bench-backend)
 
 Starts Redis and FerretDB from the tools cache and the backend as its own process on
-loopback, then measures with bounded request counts and prints a table; the numbers go to
-``build/bench/backend.json``:
+loopback (the tests' own set-up, ``ori_e2e.backend``), then measures with bounded request
+counts and prints a table; the numbers go to ``build/bench/backend.json``:
 
 - runtime config (warm cache, 32 clients): ``config_rps`` flat out (with its latencies
   ``config_max_p50_ms``/``config_max_p99_ms``), then ``config_p50_ms``/``config_p99_ms`` with
@@ -32,10 +32,11 @@ import aiohttp
 import httpx
 
 from ori_contracts.ids import new_call_id
-from ori_contracts.testing import make_call_result, make_runtime_config
-from ori_e2e.servers import ManagedProcess, free_port, http_probe, start_ferretdb, start_redis
+from ori_contracts.testing import make_call_result
+from ori_e2e.backend import FLEET_SECRET, backend_env, bot_spec, run_backend, sign_up
+from ori_e2e.servers import start_ferretdb, start_redis
 
-SECRET = "bench-fleet-secret-0123456789"
+SECRET = FLEET_SECRET
 CONCURRENCY = 32
 CONFIG_REQUESTS = 8000
 PACED_RPS = 500.0
@@ -43,28 +44,6 @@ INGESTS = 500
 CSV_ROWS = 100_000
 CSV_ROWS_SMALL = 10_000
 NOTE = "n" * 100  # a 100-character notes column: ~130 bytes a row, 13 MB at 100,000 rows
-
-
-def _spec() -> dict[str, object]:
-    config = make_runtime_config().model_dump(mode="json")
-    keep = [
-        "persona",
-        "stt",
-        "llm",
-        "tts",
-        "vad",
-        "turn",
-        "tools",
-        "analysis_fields",
-        "qc_rules",
-        "dispositions",
-        "default_disposition",
-        "recording",
-        "limits",
-    ]
-    spec = {k: config[k] for k in keep}
-    spec["tools"] = [t for t in spec["tools"] if t["type"] != "search_knowledge"]
-    return {"name": "Bench", **spec}
 
 
 def _percentiles(latencies: list[float]) -> tuple[float, float]:
@@ -241,13 +220,10 @@ async def _csv_bench(
 async def _run(base: str, pid: int) -> dict[str, float]:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
-        signed = await http.post(
-            "/api/v1/auth/signup",
-            json={"email": "bench@example.com", "password": "correct horse battery", "name": "B"},
-        )
-        headers = {"Authorization": f"Bearer {signed.json()['access_token']}"}
-        workspace_id = (await http.get("/api/v1/workspaces", headers=headers)).json()[0]["id"]
-        bot = (await http.post("/api/v1/bots", json=_spec(), headers=headers)).json()
+        account = await sign_up(http, "bench@example.com", name="B")
+        headers = {"Authorization": f"Bearer {account.token}"}
+        workspace_id = account.workspace_id
+        bot = (await http.post("/api/v1/bots", json=bot_spec(name="Bench"), headers=headers)).json()
         results = await _config_bench(base, bot["id"])
         results |= await _ingest_bench(http, workspace_id)
         results |= await _csv_bench(http, headers, bot["id"], pid)
@@ -285,32 +261,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         redis, mongo = start_redis(root / "redis"), start_ferretdb(root / "mongo")
-        port = free_port()
-        env = {
-            "MONGODB_URI": mongo.url,
-            "MONGODB_DB": "bench",
-            "REDIS_URL": redis.url,
-            "JWT_SECRET": "bench-jwt-secret-0123456789abcdef",
-            "VOXCORE_WSS_BASE_URL": "ws://127.0.0.1:1/ws",
-            "VOXCORE_SECRET": SECRET,
-            "QDRANT_PATH": str(root / "qdrant"),
-            "LOG_LEVEL": "WARNING",
-            "MAX_UPLOAD_MB": "64",  # the 100,000-row file is 13 MB
-        }
-        backend = ManagedProcess(
-            "backend",
-            [sys.executable, "-m", "ori_backend", "--port", str(port)],
-            log_path=root / "backend.log",
-            env=env,
-            cwd=root,
+        env = backend_env(
+            root,
+            mongodb_uri=mongo.url,
+            mongodb_db="bench",
+            redis_url=redis.url,
+            LOG_LEVEL="WARNING",
+            MAX_UPLOAD_MB="64",  # the 100,000-row file is 13 MB
         )
         try:
-            backend.start(http_probe(f"http://127.0.0.1:{port}/health"), timeout=60)
-            if backend.pid is None:
-                raise RuntimeError("the backend did not start")
-            results = asyncio.run(_run(f"http://127.0.0.1:{port}", backend.pid))
+            with run_backend(root / "backend", env) as backend:
+                results = asyncio.run(_run(backend.url, backend.pid))
         finally:
-            backend.stop()
             mongo.stop()
             redis.stop()
     out = Path(os.environ.get("ORI_BENCH_DIR", "build/bench")) / "backend.json"

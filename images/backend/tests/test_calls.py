@@ -14,10 +14,11 @@ from ori_backend.settings import BackendSettings
 from ori_contracts.ids import new_call_id
 from ori_contracts.testing import make_call_result
 from ori_contracts.wire import CALL_RESULTS_PATH, bearer
+from ori_e2e.backend import FLEET_SECRET
 
 pytestmark = pytest.mark.integration
 
-FLEET = bearer("fleet-secret-for-tests-0123456789")  # conftest.FLEET_SECRET
+FLEET = bearer(FLEET_SECRET)
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def settings(mongo_server, mongo_db_name, redis_url, tmp_path: Path, s3_server) 
             "redis_url": redis_url,
             "jwt_secret": "test-jwt-secret-0123456789abcdef",
             "voxcore_wss_base_url": "ws://127.0.0.1:8001/ws",
-            "voxcore_secret": "fleet-secret-for-tests-0123456789",
+            "voxcore_secret": FLEET_SECRET,
             "qdrant_path": str(tmp_path / "qdrant"),
             "minio_endpoint": s3_server.endpoint,
             "minio_access_key": s3_server.access_key,

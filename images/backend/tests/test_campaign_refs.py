@@ -3,14 +3,20 @@ for everyone else, and contact imports repeatable by `Idempotency-Key`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from ori_backend.services import contact_import
+from ori_e2e.backend import Account
 
 pytestmark = pytest.mark.integration
+
+Signup = Callable[..., Awaitable[Account]]
+BotSpecFactory = Callable[..., dict[str, Any]]
 
 CSV = {"Content-Type": "text/csv"}
 REF = "/api/v1/campaigns/by-ref/default.spring-recall"
@@ -162,3 +168,45 @@ async def test_delete_by_ref_stops_deletes_and_a_new_upsert_starts_afresh(
     fresh = await client.post(f"{url}/contacts", content=b"phone\n+14155550101\n",
                               headers={**operator, **CSV, "Idempotency-Key": "k"})  # fmt: skip
     assert (fresh.status_code, fresh.json()["replayed"]) == (201, False)
+
+
+async def test_a_whole_list_sent_again_with_existing_skip_adds_only_its_new_rows(
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
+) -> None:
+    account = await signup()
+    operator, bot_id = await _operator(client, account, bot_spec)
+    campaign_id = (
+        await client.put(REF, json={"name": "C", "bot_id": bot_id}, headers=operator)
+    ).json()["id"]
+    url = f"/api/v1/campaigns/{campaign_id}/contacts"
+    first = b"phone,name\n+14155550101,Ann\n+14155550102,Bo\n"
+    await client.post(url, content=first, headers={**operator, **CSV, "Idempotency-Key": "v1"})
+    dnc = await client.post(  # someone already in the campaign asks not to be called
+        "/api/v1/dnc", json={"numbers": ["+14155550102"]}, headers=account.headers
+    )
+    assert dnc.status_code in (200, 201), dnc.text
+    edited = first + b"+14155550103,Cy\n"
+    refused = await client.post(url, content=edited, headers={**operator, **CSV})
+    assert refused.status_code == 422  # by default a contact already in is an error
+    assert refused.json()["message"] == "2 invalid row(s); nothing was imported"
+    assert [d["row"] for d in refused.json()["details"]] == [1, 2]
+
+    keyed = {**operator, **CSV, "Idempotency-Key": "v2"}
+    added = await client.post(url, params={"existing": "skip"}, content=edited, headers=keyed)
+    assert added.status_code == 201, added.text
+    assert (added.json()["imported"], added.json()["skipped"]) == (1, 2)
+    replay = await client.post(url, params={"existing": "skip"}, content=edited, headers=keyed)
+    assert replay.json() == {**added.json(), "replayed": True}
+    again = await client.post(url, params={"existing": "skip"}, content=edited,
+                              headers={**keyed, "Idempotency-Key": "v3"})  # fmt: skip
+    assert (again.status_code, again.json()["imported"], again.json()["skipped"]) == (201, 0, 3)
+    contacts = await client.get(url, headers=account.headers)
+    assert sorted(c["name"] for c in contacts.json()["data"]) == ["Ann", "Bo", "Cy"]
+
+    in_file_twice = edited + b"+14155550104,Di\n+14155550104,Di again\n"
+    bad = await client.post(url, params={"existing": "skip"}, content=in_file_twice,
+                            headers={**operator, **CSV})  # fmt: skip
+    assert bad.status_code == 422  # duplicates within the file are still refused
+    assert bad.json()["details"] == [
+        {"row": 5, "column": "phone", "message": "+14155550104 appears earlier in the file"}
+    ]

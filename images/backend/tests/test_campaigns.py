@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import httpx
 import pytest
 
+from ori_backend.security import derived_id
+from ori_e2e.backend import Account
+
 pytestmark = pytest.mark.integration
+
+Signup = Callable[..., Awaitable[Account]]
+BotSpecFactory = Callable[..., dict[str, Any]]
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -241,3 +250,32 @@ async def test_contacts_upload_as_a_multipart_file_too(
     assert no_boundary.status_code == 400
     read = await client.get(f"/api/v1/campaigns/{campaign['id']}", headers=account.headers)
     assert read.json()["progress"]["total"] == 2
+
+
+async def test_a_create_with_an_idempotency_key_makes_one_campaign_with_a_derived_id(
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
+) -> None:
+    account = await signup()
+    bot = await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)
+    body = {"name": "Spring recall", "bot_id": bot.json()["id"]}
+    keyed = {**account.headers, "Idempotency-Key": "crm-batch-42"}
+    first = await client.post("/api/v1/campaigns", json=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    assert first.json()["id"] == derived_id(
+        "cmp", account.workspace_id, "idempotency-key/crm-batch-42"
+    )
+    again = await client.post("/api/v1/campaigns", json={**body, "name": "x"}, headers=keyed)
+    assert again.status_code == 200  # the answer that was lost, not a second draft
+    assert (again.json()["id"], again.json()["name"]) == (first.json()["id"], "Spring recall")
+    other = await client.post(
+        "/api/v1/campaigns", json=body, headers={**keyed, "Idempotency-Key": "crm-batch-43"}
+    )
+    plain = await client.post("/api/v1/campaigns", json=body, headers=account.headers)
+    ids = {first.json()["id"], other.json()["id"], plain.json()["id"]}
+    listed = await client.get("/api/v1/campaigns", headers=account.headers)
+    assert {c["id"] for c in listed.json()} == ids and len(ids) == 3
+    assert (other.json()["managed_by"], other.json()["read_only"]) == ("api", False)
+    bad_key = await client.post(
+        "/api/v1/campaigns", json=body, headers={**keyed, "Idempotency-Key": "a b"}
+    )
+    assert bad_key.status_code == 422

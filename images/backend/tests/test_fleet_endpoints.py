@@ -13,10 +13,11 @@ from ori_contracts.ids import new_call_id
 from ori_contracts.runtime_config import RuntimeConfig
 from ori_contracts.testing import make_call_result
 from ori_contracts.wire import CALL_RESULTS_PATH, CONFIG_PATH, bearer
+from ori_e2e.backend import FLEET_SECRET
 
 pytestmark = pytest.mark.integration
 
-FLEET = bearer("fleet-secret-for-tests-0123456789")  # conftest.FLEET_SECRET
+FLEET = bearer(FLEET_SECRET)
 
 
 async def _bot(client: httpx.AsyncClient, account, spec) -> dict:

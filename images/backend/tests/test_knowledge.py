@@ -13,10 +13,11 @@ import pytest
 from ori_backend.app import create_app
 from ori_contracts.knowledge import KNOWLEDGE_SEARCH_PATH
 from ori_contracts.wire import CONFIG_PATH, bearer
+from ori_e2e.backend import FLEET_SECRET
 
 pytestmark = pytest.mark.integration
 
-FLEET = bearer("fleet-secret-for-tests-0123456789")  # conftest.FLEET_SECRET
+FLEET = bearer(FLEET_SECRET)
 FAQ = (
     "Opening hours. The clinic is open Monday to Friday from eight in the morning to six in "
     "the evening.\n\nParking. Free parking is available behind the building on Elm Street.\n\n"

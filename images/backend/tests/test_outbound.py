@@ -1,123 +1,195 @@
-"""Direct outbound calls: the most free worker takes the call; no capacity is a clear 503.
+"""Direct outbound calls on real workers: the most free worker dials; no capacity is a clear 503.
 
-The workers here are stand-ins on loopback that speak the worker's wire (`/health` slots and
-`POST /attach` with an `AttachRequest`), since a worker process needs telephony to do more.
+Three worker processes (`ori_worker`, offline providers, one fixed runtime config) with 1, 3
+and 2 call slots stand behind `FLEET_URLS`, with a real livekit-server. The backend polls their
+`/health`, asks the most free one to dial (`POST /livekit/dialout`), and that worker really
+tries: this livekit-server has no SIP service, so the dial fails there and the backend answers
+502 with the worker's reason, while the worker keeps the call's one `failed` result. Busy
+workers are busy for real: live calls held open on their generic media route.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
+import asyncio
+import contextlib
+import json
 import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from minio import Minio
+from websockets.asyncio.client import connect
 
 from ori_backend.settings import BackendSettings
-from ori_contracts.wire import AttachRequest
+from ori_contracts import CallOutcome, CallResult, FailureReason
+from ori_e2e.backend import FLEET_SECRET, Account
+from ori_e2e.servers import LiveKitServer, S3Server
+from ori_e2e.voice import BookingEndpoint, WorkerProcess, offline_bot, start_worker
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
-SECRET = "fleet-secret-for-tests-0123456789"  # conftest.FLEET_SECRET
-
-
-class Worker:
-    def __init__(self, free: int, accept: bool = True) -> None:
-        self.free, self.accept, self.attached = free, accept, []
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-
-        async def health(_: Request) -> JSONResponse:
-            return JSONResponse(
-                {"status": "ok", "slots": 4, "free": self.free, "busy": 4 - self.free}
-            )
-
-        async def attach(request: Request) -> JSONResponse:
-            if request.headers.get("authorization") != f"Bearer {SECRET}":
-                return JSONResponse({"detail": "bad secret"}, status_code=401)
-            if not self.accept:
-                return JSONResponse({"detail": "busy"}, status_code=409)
-            self.attached.append(AttachRequest.model_validate(await request.json()))
-            return JSONResponse({"ok": True})
-
-        app = Starlette(
-            routes=[Route("/health", health), Route("/attach", attach, methods=["POST"])]
-        )
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Worker:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+SLOTS = {"w-one": 1, "w-three": 3, "w-two": 2}
+SILENCE = bytes(320)  # 20 ms of 8 kHz 16-bit PCM
 
 
 @pytest.fixture(scope="module")
-def workers():
-    with Worker(free=1) as a, Worker(free=3, accept=False) as b, Worker(free=2) as c:
-        yield a, b, c
+def workers(
+    tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server, livekit_server: LiveKitServer
+) -> Iterator[dict[str, WorkerProcess]]:
+    booking = BookingEndpoint()
+    bucket = f"outbound-{int(time.time() * 1000)}"
+    Minio(
+        s3_server.endpoint,
+        access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key,
+        secure=s3_server.secure,
+        region=s3_server.region,
+    ).make_bucket(bucket)
+    root = tmp_path_factory.mktemp("outbound-workers")
+
+    def start(name: str) -> WorkerProcess:
+        env = {
+            "VOXCORE_SECRET": FLEET_SECRET,
+            "MAX_CONCURRENT_CALLS": str(SLOTS[name]),
+            "LIVEKIT_URL": livekit_server.url,
+            "LIVEKIT_API_KEY": livekit_server.api_key,
+            "LIVEKIT_API_SECRET": livekit_server.api_secret,
+            "LIVEKIT_TRUNK_ID": "ST_outbound",
+        }
+        config = offline_bot(booking.url)
+        return start_worker(root / name, s3_server, bucket, config=config, extra_env=env, name=name)
+
+    with ThreadPoolExecutor(len(SLOTS)) as pool:
+        started = dict(zip(SLOTS, pool.map(start, SLOTS), strict=True))
+    yield started
+    with ThreadPoolExecutor(len(SLOTS)) as pool:
+        list(pool.map(WorkerProcess.stop, started.values()))
+    booking.close()
 
 
 @pytest.fixture
-def settings(settings: BackendSettings, workers) -> BackendSettings:
-    return settings.model_copy(update={"fleet_urls": [w.url for w in workers]})
+def fleet(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The workers behind `FLEET_URLS` (every one unless a test narrows them)."""
+    return tuple(getattr(request, "param", SLOTS))
 
 
-async def test_call_goes_to_the_most_free_worker_that_accepts(
-    client: httpx.AsyncClient, signup, bot_spec, workers
-) -> None:
-    account = await signup()
+@pytest.fixture
+def settings(
+    settings: BackendSettings, workers: dict[str, WorkerProcess], fleet: tuple[str, ...]
+) -> BackendSettings:
+    return settings.model_copy(update={"fleet_urls": [workers[name].url for name in fleet]})
+
+
+@contextlib.asynccontextmanager
+async def live_calls(worker: WorkerProcess, count: int) -> AsyncIterator[None]:
+    """Hold `count` inbound calls open on `worker` (generic protocol, the caller silent)."""
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(connect(f"{worker.ws_url}/ws/appointment-demo"))
+            for _ in range(count)
+        ]
+        for ws in sockets:
+            await ws.send(json.dumps({"event": "start", "from": "+14155550100"}))
+
+        async def speak() -> None:
+            while True:
+                await asyncio.gather(*(ws.send(SILENCE) for ws in sockets))
+                await asyncio.sleep(0.02)
+
+        sender = asyncio.create_task(speak())
+        try:
+            yield
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            await asyncio.gather(*(ws.send(json.dumps({"event": "stop"})) for ws in sockets))
+            await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+def all_slots_free(workers: dict[str, WorkerProcess], timeout: float = 30) -> None:
+    """Wait until every worker has handed over its calls (slots free again)."""
+    deadline = time.monotonic() + timeout
+    for name, worker in workers.items():
+        while worker.health()["free"] != SLOTS[name]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} still busy:\n{worker.log()}")
+            time.sleep(0.2)
+
+
+def results_for(workers: dict[str, WorkerProcess], call_id: str) -> dict[str, CallResult]:
+    """The workers holding a result for `call_id` in their outbox (no backend to deliver to)."""
+    found = {}
+    for name, worker in workers.items():
+        for result in worker.pending_results():
+            if result.call_id == call_id:
+                found[name] = result
+    return found
+
+
+async def place(
+    client: httpx.AsyncClient, account: Account, bot_spec: Any
+) -> tuple[httpx.Response, str]:
+    """`POST /api/v1/calls`; answers the response and the id of the call it prepared."""
     bot = await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)
     answer = await client.post(
         "/api/v1/calls",
         json={"bot_id": bot.json()["id"], "to_number": "+14155550142"},
         headers=account.headers,
     )
-    assert answer.status_code == 201, answer.text
-    a, b, c = workers
-    assert answer.json()["worker"] == c.url  # b has more free slots but refuses (409)
-    assert c.attached[-1].call_id == answer.json()["id"]
-    record = await client.get(f"/api/v1/calls/{answer.json()['id']}", headers=account.headers)
-    assert (record.json()["status"], record.json()["direction"]) == ("created", "outbound")
+    calls = await client.get("/api/v1/calls", headers=account.headers)
+    (call,) = calls.json()["data"]
+    return answer, call["id"]
 
 
-async def test_no_capacity_is_503(client: httpx.AsyncClient, signup, bot_spec, workers) -> None:
+async def test_the_worker_with_the_most_free_slots_dials_the_call(
+    client: httpx.AsyncClient, signup: Any, bot_spec: Any, workers: dict[str, WorkerProcess]
+) -> None:
+    await asyncio.to_thread(all_slots_free, workers)
+    answer, call_id = await place(client, await signup(), bot_spec)
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["code"] == "bad_gateway"
+    assert "could not be placed" in answer.json()["message"]
+    assert "sip not connected" in answer.json()["message"]  # what the worker got from LiveKit
+    (dialled,) = await asyncio.to_thread(
+        lambda: _wait(lambda: list(results_for(workers, call_id).items()))
+    )
+    name, result = dialled
+    assert name == "w-three"  # 3 free slots, against 1 and 2
+    assert (result.outcome, result.failure_reason) == (CallOutcome.FAILED, FailureReason.DIAL_ERROR)
+    assert result.to_number == "+14155550142"
+
+    # Two live calls on w-three leave it one free slot: w-two (two free) dials next.
+    async with live_calls(workers["w-three"], 2):
+        assert (await asyncio.to_thread(workers["w-three"].health))["free"] == 1
+        answer, call_id = await place(client, await signup(), bot_spec)
+    assert answer.status_code == 502, answer.text
+    (dialled,) = await asyncio.to_thread(lambda: _wait(lambda: list(results_for(workers, call_id))))
+    assert dialled == "w-two"
+
+
+@pytest.mark.parametrize("fleet", [("w-one",)], indirect=True)
+async def test_no_free_slot_is_a_clear_503_and_the_call_is_not_placed(
+    client: httpx.AsyncClient, signup: Any, bot_spec: Any, workers: dict[str, WorkerProcess]
+) -> None:
+    await asyncio.to_thread(all_slots_free, workers)
     account = await signup()
-    bot = await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)
-    for worker in workers:
-        worker.free = 0
-    try:
-        answer = await client.post(
-            "/api/v1/calls",
-            json={"bot_id": bot.json()["id"], "to_number": "+14155550142"},
-            headers=account.headers,
-        )
-    finally:
-        workers[0].free, workers[1].free, workers[2].free = 1, 3, 2
-    assert answer.status_code == 503
+    async with live_calls(workers["w-one"], 1):
+        assert (await asyncio.to_thread(workers["w-one"].health))["free"] == 0
+        answer, call_id = await place(client, account, bot_spec)
+    assert answer.status_code == 503, answer.text
     assert answer.headers["Retry-After"] == "5"
-    assert "no worker is free" in answer.json()["message"]
+    assert answer.json()["message"] == "no worker is free to take the call; try again shortly"
+    record = await client.get(f"/api/v1/calls/{call_id}", headers=account.headers)
+    assert (record.json()["status"], record.json()["direction"]) == ("not_placed", "outbound")
+    await asyncio.to_thread(all_slots_free, workers)
+    assert results_for(workers, call_id) == {}  # no worker was asked to dial it
 
 
-async def test_unknown_bot_is_404(client: httpx.AsyncClient, signup) -> None:
+async def test_unknown_bot_is_404(client: httpx.AsyncClient, signup: Any) -> None:
     account = await signup()
     answer = await client.post(
         "/api/v1/calls",
@@ -125,3 +197,13 @@ async def test_unknown_bot_is_404(client: httpx.AsyncClient, signup) -> None:
         headers=account.headers,
     )
     assert answer.status_code == 404
+
+
+def _wait(found: Any, timeout: float = 30) -> Any:
+    """Poll `found()` until it answers something truthy."""
+    deadline = time.monotonic() + timeout
+    while not (answer := found()):
+        if time.monotonic() > deadline:
+            raise AssertionError("nothing found in time")
+        time.sleep(0.2)
+    return answer

@@ -21,10 +21,11 @@ from ori_backend.app import create_app
 from ori_contracts.ids import new_call_id
 from ori_contracts.testing import make_call_result
 from ori_contracts.wire import CALL_RESULTS_PATH, bearer
+from ori_e2e.backend import FLEET_SECRET
 
 pytestmark = pytest.mark.integration
 
-FLEET = bearer("fleet-secret-for-tests-0123456789")  # conftest.FLEET_SECRET
+FLEET = bearer(FLEET_SECRET)
 
 
 class Receiver:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from minio import Minio
+from procstat import CpuSnapshot, CpuUse, cpu_s, peak_rss_mb, reset_peak_rss, uss_mb
 
 from ori_contracts import (
     EndCallTool,
@@ -51,6 +52,9 @@ STT_DELAY_MS, LLM_DELAY_MS, TTS_DELAY_MS = 100, 150, 100
 VAD_START_S, VAD_STOP_S, VAD_MIN_VOLUME, SPEECH_TIMEOUT_S = 0.15, 0.2, 0.3, 0.6
 LINES = ("I would like to book an appointment", "What time do you open", "Goodbye")
 BARGE = "Tuesday at ten works for me"
+STAGGER_S = 6.0
+"""Density calls start spread over about one exchange (a caller line and the bot's answer),
+as independent callers would, rather than all speaking in the same instant."""
 GOALS = {
     "overhead_p95_ms": ("<=", 100),
     "bargein_p95_ms": ("<=", 350),
@@ -108,10 +112,11 @@ class Sample:
     report: CallReport
     endpointing_s: float
     rss_mb: float = 0.0
+    """Peak resident memory of the call's worker during the call (``VmHWM``)."""
     uss_mb: float = 0.0
     delivery_s: float | None = None
     cpu_share: float = 0.0
-    """The worker's CPU time over the call's length (one core = 1.0)."""
+    """The worker's CPU time over the call's length (one core = 1.0), finalisation included."""
 
     @property
     def overhead_ms(self) -> list[int]:
@@ -123,31 +128,18 @@ class Sample:
             if t.latency_ms is not None and not t.barge_in
         ]
 
-
-def cpu_s(pid: int | None) -> float:
-    """CPU seconds (user and system) a process has used, from /proc."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    @property
+    def failed(self) -> bool:
+        """The call did not go through."""
+        return self.report.error is not None or self.report.refused is not None
 
 
-def memory_mb(pid: int | None) -> tuple[float, float]:
-    """Resident and unique (private, not shared with other workers) memory, from /proc."""
-    if pid is None:
-        return 0.0, 0.0
-    fields: dict[str, int] = {}
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-            name, value, *_ = line.split()
-            fields[name.rstrip(":")] = int(value)
-    except (OSError, ValueError):
-        return 0.0, 0.0
-    private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-    return fields.get("Rss", 0) / 1024, private / 1024
+@dataclass
+class Round:
+    """Calls placed together, and where the machine's CPU went meanwhile."""
+
+    samples: list[Sample]
+    cpu: CpuUse
 
 
 @dataclass
@@ -158,6 +150,7 @@ class Bench:
     backend: BackendProcess
     s3: S3Server
     bucket: str
+    server_pids: list[int | None] = field(default_factory=list)
     workers: list[WorkerProcess] = field(default_factory=list)
     numbers: int = 0
 
@@ -187,34 +180,55 @@ class Bench:
         return f"+1415555{self.numbers:04d}"
 
     async def run_calls(
-        self, bot_id: str, count: int, endpointing_s: float, barge: bool
-    ) -> list[Sample]:
-        """``count`` calls at once, one per worker; memory sampled during the calls."""
+        self,
+        bot_id: str,
+        count: int,
+        endpointing_s: float,
+        *,
+        barge: bool,
+        stagger_s: float = 0.0,
+        sample_uss: bool = False,
+    ) -> Round:
+        """``count`` calls, one per worker, starting evenly spread over ``stagger_s``."""
         workers = self.ensure_workers(count)
+        pids = [w.process.pid for w in workers]
         numbers = [self.caller_number() for _ in workers]
         sims = [
             SimulatedCall(w.ws_url, bot_id, "twilio", script(barge), parameters={"from_number": n})
             for w, n in zip(workers, numbers, strict=True)
         ]
-        peak = [(0.0, 0.0)] * count
-        cpu_before = [cpu_s(w.process.pid) for w in workers]
-        tasks = [asyncio.create_task(s.run()) for s in sims]
+
+        async def call(i: int, sim: SimulatedCall) -> CallReport:
+            await asyncio.sleep(i * stagger_s / count)
+            return await sim.run()
+
+        for pid in pids:
+            reset_peak_rss(pid)
+        uss = [0.0] * count
+        begin = CpuSnapshot.take(pids, self.server_pids)
+        tasks = [asyncio.create_task(call(i, s)) for i, s in enumerate(sims)]
         while not all(t.done() for t in tasks):
-            for i, w in enumerate(workers):
-                now = memory_mb(w.process.pid)
-                peak[i] = (max(peak[i][0], now[0]), max(peak[i][1], now[1]))
-            await asyncio.sleep(0.5)
+            if sample_uss:  # a walk of the whole address space: rarely, and only when asked
+                uss = [max(u, uss_mb(pid)) for u, pid in zip(uss, pids, strict=True)]
+            await asyncio.sleep(1.0)
+        end = CpuSnapshot.take(pids, self.server_pids)
         reports = [t.result() for t in tasks]
-        hung_up = time.monotonic()
-        shares = [
-            (cpu_s(w.process.pid) - before) / max(r.duration_s, 0.001)
-            for w, before, r in zip(workers, cpu_before, reports, strict=True)
-        ]
-        delivered = await asyncio.to_thread(self.wait_records, set(numbers), hung_up)
-        return [
-            Sample(r, endpointing_s, peak[i][0], peak[i][1], delivered.get(numbers[i]), shares[i])
+        peaks = [peak_rss_mb(pid) for pid in pids]
+        delivered = await asyncio.to_thread(self.wait_records, set(numbers), time.monotonic())
+        # Finalisation (upload, analysis, the result) is part of a call's cost.
+        spent = [cpu_s(pid) - before for pid, before in zip(pids, begin.workers, strict=True)]
+        samples = [
+            Sample(
+                r,
+                endpointing_s,
+                peaks[i],
+                uss[i],
+                delivered.get(numbers[i]),
+                spent[i] / max(r.duration_s, 0.001),
+            )
             for i, r in enumerate(reports)
         ]
+        return Round(samples, CpuUse.between(begin, end))
 
     def wait_records(
         self, numbers: set[str], since: float, timeout: float = 60.0
@@ -247,22 +261,29 @@ def p_s(values: list[float], pct: float) -> float | None:
     return None if value is None else value / 1000
 
 
-async def measure(
-    bench: Bench, rounds: int, max_calls: int, density_turns: TurnStrategy
-) -> dict[str, Any]:
+def mean(values: list[float]) -> float:
+    """The arithmetic mean (0 for nothing)."""
+    return sum(values) / len(values) if values else 0.0
+
+
+async def measure(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     """Single calls (latency, barge-in, pickup, memory), then the density search."""
     vad_bot = bench.backend.create_bot(bench_bot(TurnStrategy.VAD_ONLY))
-    density_bot = bench.backend.create_bot(bench_bot(density_turns))
+    density_bot = bench.backend.create_bot(bench_bot(args.density_turns))
     single: list[Sample] = []
-    for _ in range(rounds):
-        single += await bench.run_calls(vad_bot, 1, VAD_STOP_S + SPEECH_TIMEOUT_S, barge=True)
+    for _ in range(args.rounds):
+        done = await bench.run_calls(
+            vad_bot, 1, VAD_STOP_S + SPEECH_TIMEOUT_S, barge=True, sample_uss=True
+        )
+        single += done.samples
     overhead = [o for s in single for o in s.overhead_ms]
     bargein = [t.bargein_ms for s in single for t in s.report.turns if t.bargein_ms is not None]
     pickup = [s.report.pickup_ms - TTS_DELAY_MS for s in single if s.report.pickup_ms is not None]
-    density = await measure_density(bench, density_bot, max_calls, density_turns)
+    density = await measure_density(bench, density_bot, args)
     delivery = [s.delivery_s for s in single if s.delivery_s is not None]
-    delivery += [d for row in density["rounds"] for d in row["delivery_s"]]
+    delivery += [d for row in density["steps"] for d in row.pop("delivery_s")]
     cores = os.cpu_count() or 1
+    share = density["cpu_per_call_s"]
     return {
         "machine": {"cpus": cores},
         "stand_in_delays_ms": {"stt": STT_DELAY_MS, "llm": LLM_DELAY_MS, "tts": TTS_DELAY_MS},
@@ -273,6 +294,8 @@ async def measure(
         "bargein_p95_ms": p_ms(bargein, 95),
         "pickup_p50_ms": p_ms(pickup, 50),
         "calls_per_core": density["passing_calls"] / cores,
+        "worker_cpu_per_call_s": share,
+        "cpu_bound_calls_per_core": round(1 / share, 1) if share else None,
         "rss_mb_per_worker": round(max(s.rss_mb for s in single), 1),
         "uss_mb_per_worker": round(max(s.uss_mb for s in single), 1),
         "cpu_core_share_per_call": round(max(s.cpu_share for s in single), 3),
@@ -289,6 +312,10 @@ async def measure(
 
 RESOLUTION_MS = 20
 """The simulator hears in 20 ms frames: differences below that are not measured."""
+RAMP = (1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 48)
+MIN_TURNS = 15
+"""Overhead samples wanted at each density step (rounds are repeated until there are)."""
+MAX_ROUNDS = 5
 
 
 def allowed(baseline_ms: int) -> float:
@@ -300,51 +327,106 @@ def allowed(baseline_ms: int) -> float:
     return max(baseline_ms * 1.2, baseline_ms + RESOLUTION_MS)
 
 
-async def measure_density(
-    bench: Bench, bot_id: str, max_calls: int, turns: TurnStrategy
-) -> dict[str, Any]:
-    """Concurrent calls, one worker each (Silero VAD and Smart Turn v3 on).
+def density_endpointing_s(turns: TurnStrategy) -> float:
+    """The configured wait before a turn ends, which is not overhead.
 
-    Doubles (then adds 4) until the overhead p95 grows past :func:`allowed` of one call's,
-    or a call fails. With Smart Turn the end of a turn waits for the transcript, so the STT
-    stand-in's delay is part of the endpointing wait; the model's inference counts as
-    overhead.
+    With Smart Turn the end of a turn waits for the transcript, so the STT stand-in's delay
+    is part of it; the model's inference counts as overhead.
     """
     if turns is TurnStrategy.SMART_TURN_V3:
-        endpointing_s = VAD_STOP_S + STT_DELAY_MS / 1000
-    else:
-        endpointing_s = VAD_STOP_S + SPEECH_TIMEOUT_S
-    rows, baseline, passing, count = [], None, 0, 1
-    while count <= max_calls:
-        samples = await bench.run_calls(bot_id, count, endpointing_s, barge=False)
-        overhead = [o for s in samples for o in s.overhead_ms]
-        failed = sum(s.report.error is not None or s.report.refused is not None for s in samples)
-        p95 = p_ms(overhead, 95)
-        baseline = baseline if baseline is not None else p95
-        ok = failed == 0 and p95 is not None and baseline is not None and p95 <= allowed(baseline)
-        rows.append(
-            {
-                "calls": count,
-                "overhead_p50_ms": p_ms(overhead, 50),
-                "overhead_p95_ms": p95,
-                "failed": failed,
-                "within_20_percent": ok,
-                "rss_mb_max": round(max(s.rss_mb for s in samples), 1),
-                "cpu_core_share_max": round(max(s.cpu_share for s in samples), 3),
-                "delivery_s": [round(s.delivery_s, 2) for s in samples if s.delivery_s],
-            }
+        return VAD_STOP_S + STT_DELAY_MS / 1000
+    return VAD_STOP_S + SPEECH_TIMEOUT_S
+
+
+async def density_step(
+    bench: Bench, bot_id: str, count: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """``count`` concurrent calls, repeated until :data:`MIN_TURNS` turns were measured."""
+    endpointing_s = density_endpointing_s(args.density_turns)
+    rounds: list[Round] = []
+    while len(rounds) < MAX_ROUNDS:
+        rounds.append(
+            await bench.run_calls(
+                bot_id, count, endpointing_s, barge=False, stagger_s=args.stagger_s
+            )
         )
-        print(f"  density: {count:>2} calls  overhead p95 {p95} ms  failed {failed}", flush=True)
+        if sum(len(s.overhead_ms) for r in rounds for s in r.samples) >= MIN_TURNS:
+            break
+    samples = [s for r in rounds for s in r.samples]
+    overhead = [o for s in samples for o in s.overhead_ms]
+    shares = [s.cpu_share for s in samples]
+
+    def cores(name: str) -> float:
+        return round(mean([getattr(r.cpu, name) for r in rounds]), 2)
+
+    return {
+        "calls": count,
+        "rounds": len(rounds),
+        "turns": len(overhead),
+        "overhead_p50_ms": p_ms(overhead, 50),
+        "overhead_p95_ms": p_ms(overhead, 95),
+        "failed": sum(s.failed for s in samples),
+        "rss_mb_max": round(max(s.rss_mb for s in samples), 1),
+        "worker_cpu_per_call_s": round(mean(shares), 4),
+        "worker_cpu_per_call_s_max": round(max(shares), 4),
+        "callers_cpu_per_call_s": round(cores("callers_cores") / count, 4),
+        "machine_cores_busy": cores("machine_cores"),
+        "workers_cores": cores("workers_cores"),
+        "bench_servers_cores": cores("servers_cores"),
+        "others_cores": cores("others_cores"),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "delivery_s": [round(s.delivery_s, 2) for s in samples if s.delivery_s],
+    }
+
+
+async def measure_density(bench: Bench, bot_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Ramp concurrent calls, one worker each (Silero VAD and Smart Turn v3 on).
+
+    Steps through :data:`RAMP` while the overhead p95 stays within :func:`allowed` of one
+    call's and no call fails. A step that misses is tried once more before the search
+    stops (a neighbour's burst on a shared machine should not decide it).
+    """
+    steps: list[dict[str, Any]] = []
+    baseline: int | None = None
+    passing = 0
+    for count in (c for c in RAMP if c <= args.max_calls):
+        for attempt in (1, 2):
+            row = await density_step(bench, bot_id, count, args)
+            p95 = row["overhead_p95_ms"]
+            baseline = baseline if baseline is not None else p95
+            row["attempt"] = attempt
+            row["within_20_percent"] = ok = (
+                row["failed"] == 0 and p95 is not None and p95 <= allowed(baseline or 0)
+            )
+            steps.append(row)
+            print(density_line(row), flush=True)
+            if ok:
+                break
         if not ok:
             break
         passing = count
-        count = count * 2 if count < 4 else count + 4
+    last = next((r for r in reversed(steps) if r["within_20_percent"]), steps[0])
     return {
-        "turns": turns.value,
+        "turns": args.density_turns.value,
+        "stagger_s": args.stagger_s,
         "baseline_p95_ms": baseline,
+        "allowed_p95_ms": allowed(baseline) if baseline is not None else None,
         "passing_calls": passing,
-        "rounds": rows,
+        "cpu_per_call_s": last["worker_cpu_per_call_s"],
+        "steps": steps,
     }
+
+
+def density_line(row: dict[str, Any]) -> str:
+    """One density step, as printed while the bench runs."""
+    return (
+        f"  density {row['calls']:>2} calls (try {row['attempt']}): overhead p50/p95 "
+        f"{row['overhead_p50_ms']}/{row['overhead_p95_ms']} ms over {row['turns']} turns, "
+        f"failed {row['failed']} | cpu/call-s worker {row['worker_cpu_per_call_s']:.3f} "
+        f"caller {row['callers_cpu_per_call_s']:.3f} | cores busy {row['machine_cores_busy']}: "
+        f"workers {row['workers_cores']}, bench servers {row['bench_servers_cores']}, "
+        f"others {row['others_cores']}"
+    )
 
 
 def table(results: dict[str, Any]) -> str:
@@ -356,6 +438,13 @@ def table(results: dict[str, Any]) -> str:
         shown = "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
         lines.append(f"{name:<24} {shown:>10}   {op} {goal}  {'ok' if met else 'MISSED'}")
     lines.append(f"{'overhead_p50_ms':<24} {results.get('overhead_p50_ms')!s:>10}")
+    lines.append(f"{'uss_mb_per_worker':<24} {results.get('uss_mb_per_worker')!s:>10}")
+    density = results["density"]
+    lines.append(
+        f"{'worker_cpu_per_call_s':<24} {results.get('worker_cpu_per_call_s')!s:>10}   "
+        f"(CPU-seconds per call-second at {density['passing_calls'] or 1} calls; "
+        f"CPU bound {results.get('cpu_bound_calls_per_core')} calls/core)"
+    )
     return "\n".join(lines)
 
 
@@ -370,6 +459,12 @@ def main() -> int:
         default=TurnStrategy.SMART_TURN_V3,
         help="turn detection for the density search (smart_turn_v3 or vad_only)",
     )
+    parser.add_argument(
+        "--stagger-s",
+        type=float,
+        default=STAGGER_S,
+        help="density calls start evenly spread over this many seconds (0: all at once)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ori-bench-worker-") as tmp:
         root = Path(tmp)
@@ -381,11 +476,10 @@ def main() -> int:
                 s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False
             ).make_bucket("recordings")
             backend = start_backend(root / "backend", mongo.url, "bench", redis.db_url(0), s3)
-            bench = Bench(root, backend, s3, "recordings")
+            servers = [p.pid for server in (redis, mongo, s3) for p in server.processes]
+            bench = Bench(root, backend, s3, "recordings", [*servers, backend.process.pid])
             try:
-                results = asyncio.run(
-                    measure(bench, args.rounds, args.max_calls, args.density_turns)
-                )
+                results = asyncio.run(measure(bench, args))
             finally:
                 bench.stop()
         finally:

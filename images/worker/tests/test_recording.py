@@ -74,3 +74,17 @@ def test_object_keys_are_per_workspace_and_day() -> None:
 
     key = object_key("ws-1", "call_1", datetime(2026, 3, 2, tzinfo=UTC))
     assert key == "ws-1/2026/03/02/call_1.wav"
+
+
+def test_before_the_caller_s_first_audio_the_wall_clock_runs(tmp_path: Path) -> None:
+    import time
+
+    now = time.monotonic()
+    timeline = StereoTimeline(tmp_path / "r.wav", RATE, origin=now - 1.0)  # started 1 s ago
+    timeline.add_bot(tone(0.5, 200))  # the bot greets before the caller's track arrives
+    timeline.add_caller(tone(0.02, 100), at=now + 0.5)
+    timeline.close()
+    audio, _ = read(tmp_path / "r.wav")
+    bot, caller = np.flatnonzero(audio[:, 1] == 200), np.flatnonzero(audio[:, 0] == 100)
+    assert abs(bot[0] - RATE) < RATE // 20  # at 1 s, where it was played
+    assert abs(caller[0] - int(1.48 * RATE)) < RATE // 20  # and the caller 0.5 s later

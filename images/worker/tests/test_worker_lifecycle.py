@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from ori_contracts import allocation, new_call_id, redis_keys
-from ori_contracts.allocation import WorkerRegistration, WorkerState
+from ori_contracts.allocation import ClaimOutcome, WorkerRegistration, WorkerState
 from ori_worker.sim.caller import Line, Script, SimulatedCall
 
 from .conftest import BookingEndpoint, WorkerFactory, offline_bot
@@ -18,6 +19,7 @@ from .conftest import BookingEndpoint, WorkerFactory, offline_bot
 pytestmark = pytest.mark.integration
 
 SHORT = Script((Line("What time do you open"), Line("Goodbye")))
+GOODBYE = Script((Line("Goodbye"),))
 
 
 async def test_sigterm_mid_call_finishes_the_call_then_exits(
@@ -101,5 +103,80 @@ async def test_the_worker_registers_and_follows_claim_release_and_retire(
         worker.signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait_exit, 30) == 0
         await wait_state(WorkerState.RETIRED)
+    finally:
+        await redis.aclose()
+
+
+async def test_a_direct_call_holds_the_worker_in_redis_and_a_claimed_worker_refuses_one(
+    worker_factory: WorkerFactory, booking: BookingEndpoint, redis_url: str
+) -> None:
+    worker = worker_factory(
+        config=offline_bot(booking.url),
+        extra_env={"REDIS_URL": redis_url, "WORKER_ID": "w-d", "FLEETPOOL": "pool-d"},
+    )
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    active_key, idle_key = (
+        redis_keys.pool_active_calls("pool-d"),
+        redis_keys.pool_idle_workers("pool-d"),
+    )
+
+    async def run(call: allocation.ScriptCall) -> Any:
+        return await redis.eval(call.script.source, len(call.keys), *call.keys, *call.args)
+
+    async def wait_for(state: WorkerState) -> WorkerRegistration:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            raw = await redis.hgetall(redis_keys.worker("w-d"))
+            reg = WorkerRegistration.from_hash({str(k): str(v) for k, v in raw.items()})
+            if (
+                reg is not None
+                and reg.state is state
+                and (state is not WorkerState.BUSY or reg.call_id)
+            ):
+                return reg
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"registration never became {state}:\n{worker.log()}")
+
+    try:
+        await wait_for(WorkerState.IDLE)
+        # A carrier's inbound call routed straight to the worker: no claim, no call id.
+        direct = asyncio.create_task(
+            SimulatedCall(worker.ws_url, "appointment-demo", "twilio", SHORT).run()
+        )
+        busy = await wait_for(WorkerState.BUSY)
+        assert set(await redis.zrange(active_key, 0, -1)) == {busy.call_id}  # KEDA counts it
+        assert await redis.zscore(idle_key, "w-d") is None
+        assert await redis.get(redis_keys.call_claim(busy.call_id)) == "w-d"
+        taken = allocation.parse_claim(await run(allocation.claim("pool-d", new_call_id())))
+        assert taken.outcome is ClaimOutcome.FULL  # no allocator can hand it another call
+        report = await direct
+        assert report.hung_up_by == "bot" and report.turns
+        result = await asyncio.to_thread(worker.wait_result, 30)
+        assert result.call_id == busy.call_id
+        idle = await wait_for(WorkerState.IDLE)
+        assert idle.call_id == ""
+        assert await redis.zrange(active_key, 0, -1) == []
+        assert await redis.zscore(idle_key, "w-d") is not None
+        assert await redis.get(redis_keys.call_claim(busy.call_id)) is None
+
+        # An allocator claims the worker for a call whose media has not arrived yet: a direct
+        # call that gets there first is refused, and the claimed call is then served.
+        routed = new_call_id()
+        claimed = allocation.parse_claim(await run(allocation.claim("pool-d", routed)))
+        assert claimed.worker_id == "w-d"
+        refused = await SimulatedCall(worker.ws_url, "appointment-demo", "twilio", GOODBYE).run()
+        assert (refused.close_code, refused.close_reason) == (
+            1013,
+            f"busy: claimed for call {routed}",
+        )
+        assert refused.turns == []
+        assert set(await redis.zrange(active_key, 0, -1)) == {routed}
+        served = await SimulatedCall(
+            worker.ws_url, "appointment-demo", "twilio", GOODBYE, call_id=routed
+        ).run()
+        assert served.hung_up_by == "bot" and served.turns
+        assert (await wait_for(WorkerState.IDLE)).call_id == ""
+        assert await redis.zrange(active_key, 0, -1) == []
+        assert 'ori_worker_calls_refused_total{reason="busy"}' in worker.metrics()
     finally:
         await redis.aclose()

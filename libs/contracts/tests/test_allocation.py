@@ -106,3 +106,19 @@ def test_routed_path_embeds_the_worker_address() -> None:
 def test_routed_path_refuses_anything_but_ipv4_and_port(address: str) -> None:
     with pytest.raises(ValueError):
         allocation.routed_path(address, "/ws")
+
+
+def test_admit_uses_the_documented_keys_and_parses_its_answer() -> None:
+    call = allocation.admit("w-1", "default", "10.0.0.5:8000", "call_1")
+    assert call.keys == (
+        redis_keys.worker("w-1"),
+        redis_keys.pool_idle_workers("default"),
+        redis_keys.pool_active_calls("default"),
+        redis_keys.call_claim("call_1"),
+    )
+    admitted = allocation.parse_admit([b"admitted", b""])
+    assert (admitted.outcome, admitted.detail, admitted.ok) == ("admitted", None, True)
+    busy = allocation.parse_admit([b"busy", b"call_0"])
+    assert (busy.outcome, busy.detail, busy.ok) == ("busy", "call_0", False)
+    with pytest.raises(ValueError, match="not a safe id"):
+        allocation.admit("w-1", "default", "10.0.0.5:8000", "call:*")

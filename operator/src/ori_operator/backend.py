@@ -18,10 +18,13 @@ import httpx
 from ori_contracts.bot_spec import BOTS_BY_REF_PATH, BotSpec, BotSyncResult
 from ori_contracts.campaign import (
     CAMPAIGNS_BY_REF_PATH,
+    EXISTING_CONTACTS_PARAM,
     IDEMPOTENCY_KEY_HEADER,
     CampaignSpec,
     CampaignState,
     CampaignSyncResult,
+    ContactImportResult,
+    ExistingContacts,
 )
 from ori_contracts.wire import bearer
 
@@ -38,9 +41,18 @@ class BackendUnavailable(Exception):
 class BackendRejected(Exception):
     """The backend refused the request (4xx): retrying the same input will not help."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self, status: int, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
         self.status = status
+        self.details = details or []
+        """The `Problem`'s `details`: one entry per field or CSV-row problem."""
         super().__init__(message)
+
+    def invalid_rows(self) -> int | None:
+        """How many CSV rows the details name (at most the backend's first 1000 problems)."""
+        rows = {item["row"] for item in self.details if isinstance(item.get("row"), int)}
+        return len(rows) or None
 
 
 class Backend:
@@ -90,12 +102,22 @@ class Backend:
         path = f"{_CAMPAIGNS}/{quote(campaign_id)}/state"
         await self._send("POST", path, json={"state": state.value})
 
-    async def import_contacts(self, campaign_id: str, csv_text: str, *, key: str) -> int:
-        """Import a contact CSV once: a repeat with the same `key` answers the first count."""
+    async def import_contacts(
+        self, campaign_id: str, csv_text: str, *, key: str
+    ) -> ContactImportResult:
+        """Import a whole contact list; rows already in the campaign are skipped.
+
+        A repeat with the same `key` answers the first import's result and imports nothing.
+
+        Raises:
+            BackendRejected: 422 with one detail per row problem, or 400 for a malformed file.
+        """
         path = f"{_CAMPAIGNS}/{quote(campaign_id)}/contacts"
         headers = {"Content-Type": "text/csv", IDEMPOTENCY_KEY_HEADER: key}
-        answer = await self._send("POST", path, content=csv_text.encode(), headers=headers)
-        return int(answer.json()["imported"])
+        params = {EXISTING_CONTACTS_PARAM: ExistingContacts.SKIP.value}
+        body = csv_text.encode()
+        answer = await self._send("POST", path, content=body, headers=headers, params=params)
+        return ContactImportResult.model_validate(answer.json())
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -105,20 +127,29 @@ class Backend:
         if answer.status_code >= 500:
             raise BackendUnavailable(f"{method} {path}: HTTP {answer.status_code}")
         if answer.status_code >= 400:
-            raise BackendRejected(answer.status_code, _problem(answer))
+            raise _rejected(answer)
         return answer
 
 
-def _problem(answer: httpx.Response) -> str:
-    """The backend's `Problem` (`code`, `message`, `details`) as one line."""
+def _rejected(answer: httpx.Response) -> BackendRejected:
+    """The backend's `Problem` (`code`, `message`, `details`), its first details in one line."""
+    status = answer.status_code
     try:
         problem = answer.json()
     except ValueError:
-        return f"HTTP {answer.status_code}: {answer.text[:500]}"
-    message = str(problem.get("message", "")) or f"HTTP {answer.status_code}"
-    details = problem.get("details")
-    if isinstance(details, list) and details:
-        shown = "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item)
-                          for item in details[:5])  # fmt: skip
-        message = f"{message}: {shown}"
-    return message
+        return BackendRejected(status, f"HTTP {status}: {answer.text[:500]}")
+    if not isinstance(problem, dict):
+        return BackendRejected(status, f"HTTP {status}: {str(problem)[:500]}")
+    message = str(problem.get("message", "")) or f"HTTP {status}"
+    raw = problem.get("details")
+    details = [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
+    if details:
+        message = f"{message}: {'; '.join(_detail(item) for item in details[:5])}"
+    return BackendRejected(status, message, details)
+
+
+def _detail(item: dict[str, Any]) -> str:
+    """One detail: a field's (`msg`) or a CSV row's (`row`, `column`, `message`) problem."""
+    if "row" in item:
+        return f"row {item['row']} {item.get('column', '')}: {item.get('message', '')}"
+    return str(item.get("msg", item))

@@ -6,6 +6,11 @@ operator killed between the backend's answer and the status write) is simply run
 campaign is upserted by `<namespace>.<name>` (the backend derives its id from the reference,
 so a re-run finds the same campaign) and the contacts are imported with the SHA-256 of the
 list as `Idempotency-Key` (a re-run gets the first import's answer).
+
+The ConfigMap or Secret is read on every pass; a list whose digest differs from
+`status.contacts_digest` is imported whole with `existing=skip`, so an edited list adds its new
+rows and skips those already in the campaign. A list the backend refuses (invalid rows) is
+recorded with its digest and the count of bad rows, and not retried until it changes.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from redis.exceptions import RedisError
 
 from ori_contracts import campaign, redis_keys
 from ori_contracts.crds import BOT, CAMPAIGN, FLEETPOOL, CampaignSpec, CampaignStatus
-from ori_operator.backend import BackendRejected, BackendUnavailable
+from ori_operator.backend import Backend, BackendRejected, BackendUnavailable
 from ori_operator.context import OperatorContext
 from ori_operator.reconcile import campaign as status_of
 
@@ -30,6 +35,7 @@ __all__ = ["delete_campaign", "sync_campaign"]
 
 log = logging.getLogger(__name__)
 _FINAL = {campaign.CampaignState.COMPLETED.value, campaign.CampaignState.STOPPED.value}
+_LIST_REFUSED = {400, 422}  # malformed file, invalid rows: only an edited list can help
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class _Resolved:
     spec: CampaignSpec
     bot_id: str
     csv: str | None
+    """The contact CSV of a ConfigMap or Secret; None with `list_id`."""
 
 
 class _Unresolved(Exception):
@@ -121,35 +128,50 @@ async def _push(
                                   generation=generation, now=now)  # fmt: skip
     wanted = resolved.spec.for_backend(name, resolved.bot_id)
     synced = await backend.upsert_campaign(f"{namespace}.{name}", wanted)
-    imported = await _import_once(ctx, synced, resolved.csv, previous)
-    for state in status_of.transitions(synced.state, resolved.spec.state):
+    current = await _contacts_status(backend, synced, resolved, previous, generation, now)
+    refused = status_of.contacts_refused(current)
+    for state in status_of.transitions(synced.state, resolved.spec.state, contacts_refused=refused):
         await backend.change_campaign_state(synced.id, state)
     fresh = await backend.get_campaign(synced.id)
     if fresh is None:
         raise BackendUnavailable(f"campaign {synced.id} vanished during the sync")
-    result = status_of.synced(previous, fresh, lease_holder=await _lease(ctx, synced.id),
-                              generation=generation, now=now)  # fmt: skip
-    return result.model_copy(update=imported)
+    return status_of.synced(current, fresh, lease_holder=await _lease(ctx, synced.id),
+                            generation=generation, now=now)  # fmt: skip
 
 
-async def _import_once(
-    ctx: OperatorContext,
+async def _contacts_status(
+    backend: Backend,
     synced: campaign.CampaignSyncResult,
-    csv: str | None,
+    resolved: _Resolved,
     previous: CampaignStatus,
-) -> dict[str, Any]:
-    if csv is None or ctx.backend is None:
-        return {}
-    digest = hashlib.sha256(csv.encode()).hexdigest()
-    if previous.contacts_digest is not None:
-        if previous.contacts_digest != digest:
-            log.warning("Campaign %s: its contact list changed; contacts are imported once",
-                        synced.id)  # fmt: skip
-        return {}
-    if synced.state.value in _FINAL:
-        return {}
-    count = await ctx.backend.import_contacts(synced.id, csv, key=f"sha256-{digest}")
-    return {"contacts_digest": digest, "contacts_imported": count}
+    generation: int | None,
+    now: datetime,
+) -> CampaignStatus:
+    """`previous` with the contact list's import, when there is a new list to import."""
+    if resolved.csv is None:
+        list_id = str(resolved.spec.contacts.list_id)
+        return status_of.uploaded_list(previous, list_id, generation=generation, now=now)
+    digest = hashlib.sha256(resolved.csv.encode()).hexdigest()
+    if previous.contacts_digest == digest or synced.state.value in _FINAL:
+        return previous  # this list was imported or refused already; a final campaign takes none
+    outcome = await _import(backend, synced.id, resolved.csv, digest)
+    return status_of.with_contacts(previous, outcome, generation=generation, now=now)
+
+
+async def _import(
+    backend: Backend, campaign_id: str, csv: str, digest: str
+) -> status_of.ContactsImport:
+    try:
+        result = await backend.import_contacts(campaign_id, csv, key=f"sha256-{digest}")
+    except BackendRejected as error:
+        if error.status not in _LIST_REFUSED:
+            raise  # e.g. 409 while an import with this key is being written: retried
+        log.warning("campaign %s: the backend refused the contact list: %s", campaign_id, error)
+        return status_of.ContactsImport(digest, invalid_rows=error.invalid_rows(),
+                                        problem=str(error))  # fmt: skip
+    log.info("campaign %s: contact list %s imported: %d added, %d already in", campaign_id,
+             digest[:12], result.imported, result.skipped)  # fmt: skip
+    return status_of.ContactsImport(digest, result=result)
 
 
 async def _lease(ctx: OperatorContext, campaign_id: str) -> str | None:

@@ -30,6 +30,15 @@ class OperatorSettings(RedisSettings, LogSettings):
         examples=[100],
         json_schema_extra=when("OPERATOR_PEERING is set"),
     )
+    operator_peering_lifetime_s: int = Field(
+        60,
+        ge=10,
+        le=3600,
+        description="Seconds a replica's peering keep-alive counts: a standby takes over at most "
+        "this long after the active replica died (keep-alives come 5-10 s more often).",
+        examples=[30],
+        json_schema_extra=when("OPERATOR_PEERING is set"),
+    )
     reconcile_interval_s: float = Field(
         2.0,
         gt=0,

@@ -28,6 +28,7 @@ from ori_e2e.servers.data import (
     start_redis,
 )
 from ori_e2e.servers.kube import KWOK_NODE_ANNOTATION, KubeCluster, start_kube
+from ori_e2e.servers.livekit import LiveKitServer, start_livekit
 from ori_e2e.servers.nginx import NginxServer, start_nginx
 from ori_e2e.servers.process import (
     HOST,
@@ -48,6 +49,7 @@ __all__ = [
     "KWOK_NODE_ANNOTATION",
     "Argv",
     "KubeCluster",
+    "LiveKitServer",
     "ManagedProcess",
     "MongoServer",
     "NginxServer",
@@ -61,6 +63,7 @@ __all__ = [
     "http_probe",
     "start_ferretdb",
     "start_kube",
+    "start_livekit",
     "start_minio",
     "start_nginx",
     "start_redis",

@@ -20,6 +20,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ori_e2e.servers.pki import CertificateAuthority, write_key_pair
 from ori_e2e.servers.process import (
     HOST,
     Argv,
@@ -43,6 +44,9 @@ from ori_e2e.toolcache import ToolMissing, find_binary, tool_bin_dir
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 _SERVICE_CIDR = "10.96.0.0/16"
 _POD_CIDR = "10.244.0.0/16"
+_FRONT_PROXY_CLIENT = "front-proxy-client"
+#: How often the HPA controller re-evaluates (default 15 s); tests wait on it.
+_HPA_SYNC_PERIOD = "3s"
 
 
 @dataclass(frozen=True)
@@ -316,6 +320,15 @@ class _KubePaths:
         return self.pki / "tokens.csv"
 
     @property
+    def front_proxy_ca(self) -> Path:
+        # The aggregation layer: extension API servers trust requests signed by this CA.
+        return self.pki / "front-proxy-ca.crt"
+
+    @property
+    def front_proxy_client(self) -> tuple[Path, Path]:
+        return self.pki / "front-proxy-client.crt", self.pki / "front-proxy-client.key"
+
+    @property
     def kubeconfig(self) -> Path:
         return self.workdir / "kubeconfig"
 
@@ -345,6 +358,10 @@ def _prepare_kube_files(paths: _KubePaths) -> str:
     if not paths.tokens.exists():
         paths.tokens.write_text(f'{secrets.token_hex(24)},ori-admin,ori-admin,"system:masters"\n')
         paths.tokens.chmod(0o600)
+    if not paths.front_proxy_ca.exists():
+        ca = CertificateAuthority.create("ori-front-proxy-ca")
+        write_key_pair(*ca.issue(_FRONT_PROXY_CLIENT), *paths.front_proxy_client)
+        paths.front_proxy_ca.write_bytes(ca.pem)
     paths.kwok_config.write_text(kwok_stages())
     return paths.tokens.read_text().split(",", 1)[0]
 
@@ -405,6 +422,7 @@ def _start_apiserver(
         argv += ["--authorization-mode=RBAC", f"--service-cluster-ip-range={_SERVICE_CIDR}"]
         # The `kubernetes` Service cannot have loopback endpoints; nothing in-cluster needs it.
         argv += ["--endpoint-reconciler-type=none", "--allow-privileged=true", "--profiling=false"]
+        argv += _aggregation_flags(paths)
         process = _start_process(
             "kube-apiserver",
             argv,
@@ -415,6 +433,20 @@ def _start_apiserver(
         return process, url
 
     return _with_port_retry("kube-apiserver", port, launch)
+
+
+def _aggregation_flags(paths: _KubePaths) -> list[str]:
+    """The aggregation layer (APIService): proxy with a client certificate, pass the user on."""
+    cert, key = paths.front_proxy_client
+    return [
+        f"--requestheader-client-ca-file={paths.front_proxy_ca}",
+        f"--requestheader-allowed-names={_FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={cert}",
+        f"--proxy-client-key-file={key}",
+    ]
 
 
 def _apiserver_probe(url: str, ca_file: Path, token: str) -> Probe:
@@ -434,6 +466,7 @@ def _start_controller_manager(binary: Path, paths: _KubePaths, timeout: float) -
         argv += [f"--secure-port={port}", "--leader-elect=false", "--profiling=false"]
         argv += [f"--root-ca-file={paths.ca_file}", f"--service-cluster-ip-range={_SERVICE_CIDR}"]
         argv += [f"--service-account-private-key-file={paths.sa_key}"]
+        argv += [f"--horizontal-pod-autoscaler-sync-period={_HPA_SYNC_PERIOD}"]
         return _start_process(
             "kube-controller-manager",
             argv,
@@ -490,7 +523,9 @@ def start_kube(
     and persists to etcd under ``<workdir>/etcd``; keys, token and data are reused when the
     directory is reused. CRDs (with ``/status`` and ``/scale``), garbage collection, namespaces,
     ServiceAccounts, scheduling and Deployments work; pods on kwok nodes become Running without
-    running anything.
+    running anything. The aggregation layer is on (front-proxy CA and client certificate under
+    ``pki/``), so an APIService can register an extension server such as KEDA's metrics adapter
+    (:mod:`ori_e2e.servers.keda`); the HPA controller re-evaluates every 3 s.
 
     Args:
         workdir: Holds ``kubeconfig``, ``pki/``, ``etcd/``, ``kwok.yaml``, ``logs/<component>.log``.

@@ -6,7 +6,7 @@ them, FastAPI's validation errors and any `HTTPException` into a :class:`Problem
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from bson.errors import InvalidDocument
 from fastapi import FastAPI, Request
@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
     "ApiError",
+    "BadGateway",
     "BadRequest",
     "Conflict",
     "Forbidden",
@@ -118,6 +119,13 @@ class TooManyRequests(ApiError):
     code = "too_many_requests"
 
 
+class BadGateway(ApiError):
+    """A service this one relies on tried and failed (e.g. a worker's dial-out)."""
+
+    status = 502
+    code = "bad_gateway"
+
+
 class ServiceUnavailable(ApiError):
     """A dependency or capacity is missing right now."""
 
@@ -125,38 +133,37 @@ class ServiceUnavailable(ApiError):
     code = "unavailable"
 
 
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "too_many_requests",
-}
+def _codes() -> dict[int, str]:
+    """Each status's code: those of the classes above, and two only the framework raises."""
+    found: dict[int, str] = {405: "method_not_allowed", 415: "unsupported_media_type"}
+    pending = [ApiError]
+    while pending:
+        kind = pending.pop()
+        found.setdefault(kind.status, kind.code)
+        pending += kind.__subclasses__()
+    return found
 
 
-def _json(status: int, problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+_CODES: Final = _codes()
+
+
+def _answer(status: int, problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     body = problem.model_dump(exclude_none=True)
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
 async def _api_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    return _json(error.status, error.problem(), error.headers)
+    return _answer(error.status, error.problem(), error.headers)
 
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    code = _CODES.get(error.status_code, "error")
-    problem = Problem(code=code, message=str(error.detail))
-    return _json(error.status_code, problem, dict(error.headers or {}) or None)
+    problem = Problem(code=_CODES.get(error.status_code, "error"), message=str(error.detail))
+    return _answer(error.status_code, problem, dict(error.headers or {}) or None)
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     details = [
         {"loc": list(item.get("loc", ())), "msg": str(item.get("msg", "")), "type": item["type"]}
@@ -164,13 +171,11 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     ]
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
-    message = f"{where}: {first['msg']}"
-    return _json(422, Problem(code="validation_error", message=message, details=details))
+    return await _api_error(request, Unprocessable(f"{where}: {first['msg']}", details=details))
 
 
-async def _unstorable(_: Request, error: Exception) -> JSONResponse:
-    message = f"the input cannot be stored: {error}"
-    return _json(422, Problem(code="validation_error", message=message))
+async def _unstorable(request: Request, error: Exception) -> JSONResponse:
+    return await _api_error(request, Unprocessable(f"the input cannot be stored: {error}"))
 
 
 def install(app: FastAPI) -> None:

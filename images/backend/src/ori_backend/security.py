@@ -26,6 +26,7 @@ __all__ = [
     "API_KEY_PREFIX",
     "CallTokenError",
     "NewApiKey",
+    "derived_id",
     "hash_api_key",
     "hash_password",
     "issue_call_token",
@@ -46,6 +47,17 @@ _DUMMY_HASH = _HASHER.hash("timing-equaliser")
 def new_id(prefix: str) -> str:
     """A new random id, ``<prefix>_<24 hex>``, safe for Redis keys and URLs."""
     return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def derived_id(prefix: str, workspace_id: str, ref: str) -> str:
+    """The id of the record a caller names by ``ref`` in a workspace: ``<prefix>_<24 hex>``.
+
+    The same reference always gives the same id (the first 96 bits of SHA-256 over
+    ``<workspace>/<ref>``), so a create repeated after a lost answer finds the record it made
+    instead of making another: the store's unique ``_id`` decides between concurrent creates.
+    """
+    digest = hashlib.sha256(f"{workspace_id}/{ref}".encode()).hexdigest()[:24]
+    return f"{prefix}_{digest}"
 
 
 def hash_password(password: str) -> str:

@@ -67,7 +67,16 @@ def main(argv: list[str] | None = None) -> None:
 
         setup_tracing(settings)
     app = create_app(settings, listen_address=f"{args.host}:{args.port}")
-    config = uvicorn.Config(app, host=args.host, port=args.port, uds=args.uds, log_config=None)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        uds=args.uds,
+        log_config=None,
+        # Media is 50 small, incompressible messages a second each way: deflating them
+        # costs CPU on both ends and saves nothing.
+        ws_per_message_deflate=False,
+    )
     DrainingServer(config).run()
 
 

@@ -19,6 +19,7 @@ from ori_contracts.wire import results_url
 from ori_worker import metrics
 from ori_worker.call import CallServices
 from ori_worker.config_client import ConfigSource, file_config_source, http_config_source
+from ori_worker.livekit_routes import router as livekit_router
 from ori_worker.outbox import Outbox
 from ori_worker.providers.factory import ProviderKeys
 from ori_worker.recording import StorageTarget
@@ -100,7 +101,10 @@ def _prewarm() -> None:
     from pipecat.processors.aggregators.llm_context import LLMContext  # noqa: PLC0415
     from pipecat.processors.aggregators.llm_response_universal import (  # noqa: PLC0415
         LLMContextAggregatorPair,
+        LLMUserAggregatorParams,
     )
+    from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy  # noqa: PLC0415
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies  # noqa: PLC0415
 
     from ori_contracts import ScriptedLlmConfig  # noqa: PLC0415
     from ori_worker import analyzers, pipeline  # noqa: F401, PLC0415
@@ -112,7 +116,11 @@ def _prewarm() -> None:
     analyzers.prewarm()
     # An LLM service loads its message adapter (the OpenAI SDK) when first built.
     ScriptedLLMService(script=Script(ScriptedLlmConfig()))
-    LLMContextAggregatorPair(LLMContext())
+    # With explicit strategies: pipecat's default ones load a Smart Turn model of their own.
+    strategies = UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy()])
+    LLMContextAggregatorPair(
+        LLMContext(), user_params=LLMUserAggregatorParams(user_turn_strategies=strategies)
+    )
     espeak_engine().synthesize("ready")
     prewarm()
 
@@ -180,7 +188,7 @@ def create_app(
                     worker_id,
                     settings.fleetpool,
                     address,
-                    lambda: next(iter(slots.busy), None),
+                    lambda: next(iter(slots.calls), None),
                 )
                 runtime.registration.start()
             try:
@@ -196,6 +204,7 @@ def create_app(
     app = FastAPI(title="Ori worker", version="0.1.0", lifespan=lifespan)
     app.mount("/metrics", make_asgi_app())
     app.include_router(router)
+    app.include_router(livekit_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

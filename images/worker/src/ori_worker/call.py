@@ -126,11 +126,9 @@ class _CallState:
     cfg: RuntimeConfig | None = None
 
 
-async def _run(
-    facts: CallFacts, transport: BaseTransport, services: CallServices, state: _CallState
-) -> CallResult:
-    answered = state.answered
-    request = ConfigRequest(
+def config_request(facts: CallFacts) -> ConfigRequest:
+    """The runtime-config request for the call ``facts`` describe."""
+    return ConfigRequest(
         call_id=facts.call_id,
         bot_id=facts.bot_id,
         direction=facts.direction,
@@ -141,16 +139,37 @@ async def _run(
         carrier_call_id=facts.leg.carrier_call_id,
         custom_parameters=dict(facts.leg.parameters),
     )
+
+
+async def fetch_config(facts: CallFacts, services: CallServices) -> RuntimeConfig:
+    """The call's runtime config, within ``services.config_timeout_s``.
+
+    Raises:
+        ConfigError: None in time, or an invalid one (``reason`` says which).
+    """
     started = time.monotonic()
     try:
-        cfg = await asyncio.wait_for(services.config_source(request), services.config_timeout_s)
-    except (ConfigError, TimeoutError) as exc:
-        reason = exc.reason if isinstance(exc, ConfigError) else FailureReason.CONFIG_UNAVAILABLE
-        detail = str(exc) or f"no runtime config within {services.config_timeout_s:g} s"
+        cfg = await asyncio.wait_for(
+            services.config_source(config_request(facts)), services.config_timeout_s
+        )
+    except TimeoutError as exc:
+        detail = f"no runtime config within {services.config_timeout_s:g} s"
+        raise ConfigError(FailureReason.CONFIG_UNAVAILABLE, detail) from exc
+    metrics.CONFIG_FETCH.observe(time.monotonic() - started)
+    return cfg
+
+
+async def _run(
+    facts: CallFacts, transport: BaseTransport, services: CallServices, state: _CallState
+) -> CallResult:
+    answered = state.answered
+    try:
+        cfg = await fetch_config(facts, services)
+    except ConfigError as exc:
+        detail = str(exc) or "no runtime config"
         log.warning("no runtime config: %s", detail, extra={"call_id": facts.call_id})
         await apologise(transport)
-        return failure_before_config(facts, reason, detail, answered, _now())
-    metrics.CONFIG_FETCH.observe(time.monotonic() - started)
+        return failure_before_config(facts, exc.reason, detail, answered, _now())
     state.cfg = cfg
     return await _converse(facts, cfg, transport, services, state)
 
@@ -173,7 +192,9 @@ async def _converse(
         secrets_dir=services.secrets_dir,
         on_event=_tool_event,
     )
-    deps = PipelineDeps(services.keys, tools, recording_path, services.enable_tracing)
+    deps = PipelineDeps(
+        services.keys, tools, recording_path, services.enable_tracing, facts.leg.sample_rate_hz
+    )
     try:
         built = build_pipeline(cfg, transport, deps)
     except (ProviderUnavailable, GrammarError) as exc:

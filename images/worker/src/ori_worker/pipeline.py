@@ -3,12 +3,14 @@
 Wiring only, no I/O: the transport's input, the caller's recording tap, STT, the user
 aggregator (Silero VAD, turn detection, barge-in), a stop for the caller's audio (nothing
 later needs it), the LLM with the bot's tools, TTS, the transport's output, the bot's
-recording tap and the assistant aggregator, in that order, at the carrier's 8 kHz.
+recording tap and the assistant aggregator, in that order, at the carrier's 8 kHz (LiveKit
+calls: at ``AUDIO_SAMPLE_RATE``).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,7 @@ class PipelineDeps:
     tools: ToolContext
     recording_path: Path | None
     enable_tracing: bool = False
+    sample_rate_hz: int = PIPELINE_SAMPLE_RATE_HZ
 
 
 def build_pipeline(
@@ -164,7 +167,7 @@ def build_pipeline(
     user, assistant = aggregators.user(), aggregators.assistant()
     user.add_event_handler("on_user_turn_stopped", recorder.on_user_turn_stopped)
     timeline = (
-        StereoTimeline(deps.recording_path, PIPELINE_SAMPLE_RATE_HZ)
+        StereoTimeline(deps.recording_path, deps.sample_rate_hz, origin=time.monotonic())
         if deps.recording_path is not None
         else None
     )
@@ -181,8 +184,8 @@ def build_pipeline(
     worker = PipelineWorker(
         Pipeline(processors),
         params=PipelineParams(
-            audio_in_sample_rate=PIPELINE_SAMPLE_RATE_HZ,
-            audio_out_sample_rate=PIPELINE_SAMPLE_RATE_HZ,
+            audio_in_sample_rate=deps.sample_rate_hz,
+            audio_out_sample_rate=deps.sample_rate_hz,
             enable_metrics=True,
             enable_usage_metrics=True,
         ),

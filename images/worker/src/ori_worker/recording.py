@@ -2,10 +2,13 @@
 
 :class:`StereoTimeline` places audio the way the caller experienced it. The caller's audio
 arrives in real time and defines the clock (its sample count; gaps in the carrier's stream
-are filled by wall-clock time). Each bot chunk starts where the previous one ended or at
-"now", whichever is later, because the carrier plays it out in real time; a barge-in drops
-whatever bot audio had not been played yet, as the carrier's ``clear`` does. Finished audio
-is streamed to a WAV file, so a long call costs no memory.
+are filled by wall-clock time). Given an ``origin`` (the pipeline's start), the time before
+the caller's first audio is silence on their side too: a LiveKit caller's track may arrive a
+while after the bot joined the room, and the bot may already be talking. Each bot chunk
+starts where the previous one ended or at "now", whichever is later, because the carrier
+plays it out in real time; a barge-in drops whatever bot audio had not been played yet, as
+the carrier's ``clear`` does. Finished audio is streamed to a WAV file, so a long call
+costs no memory.
 
 :class:`CallerTap` (after the input transport) and :class:`BotTap` (after the output
 transport) feed the timeline from the pipeline; :func:`upload_recording` puts the file in
@@ -39,7 +42,7 @@ _FLUSH_EVERY_S = 1.0
 class StereoTimeline:
     """Two aligned 16-bit mono tracks written interleaved to a WAV file as they settle."""
 
-    def __init__(self, path: Path, sample_rate_hz: int) -> None:
+    def __init__(self, path: Path, sample_rate_hz: int, *, origin: float | None = None) -> None:
         self.path = path
         self.rate = sample_rate_hz
         self._writer = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
@@ -49,7 +52,8 @@ class StereoTimeline:
         self._base = 0  # samples already written to the file
         self._caller = bytearray()  # caller samples from _base on
         self._bot = bytearray()  # bot samples from _base on (may run ahead of the caller)
-        self._last_caller_at: float | None = None
+        self._last_caller_at: float | None = origin
+        self._caller_started = False
         self.closed = False
 
     @property
@@ -65,18 +69,29 @@ class StereoTimeline:
     def add_caller(self, pcm: bytes, at: float | None = None) -> None:
         """Append caller audio received at monotonic time ``at`` (gaps become silence)."""
         at = time.monotonic() if at is None else at
-        if self._last_caller_at is not None:
-            expected = self._last_caller_at + len(pcm) / 2 / self.rate
-            gap = at - expected
-            if gap > 0.2:
-                self._caller.extend(bytes(int(gap * self.rate) * 2))
+        self._fill_caller_gap(at - len(pcm) / 2 / self.rate)
         self._last_caller_at = at
+        self._caller_started = True
         self._caller.extend(pcm)
         if len(self._caller) >= self.rate * 2 * _FLUSH_EVERY_S:
             self._flush(self.now)
 
+    def _fill_caller_gap(self, upto: float, tolerance_s: float = 0.2) -> bool:
+        """Silence on the caller's side from their last audio (or the origin) to ``upto``."""
+        if self._last_caller_at is None:
+            return False
+        gap = upto - self._last_caller_at
+        if gap <= tolerance_s:
+            return False
+        self._caller.extend(bytes(int(gap * self.rate) * 2))
+        return True
+
     def add_bot(self, pcm: bytes) -> None:
         """Append bot audio as it is sent: it plays from the later of "now" and its queue end."""
+        if not self._caller_started:
+            at = time.monotonic()  # before the caller's first audio, the wall clock is "now"
+            if self._fill_caller_gap(at, tolerance_s=0.0):
+                self._last_caller_at = at
         bot_end = self._base + len(self._bot) // 2
         if bot_end < self.now:
             self._bot.extend(bytes((self.now - bot_end) * 2))

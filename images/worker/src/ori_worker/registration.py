@@ -3,9 +3,12 @@
 A heartbeat every ``WORKER_HEARTBEAT_INTERVAL_S`` registers or renews the worker (TTL
 ``WORKER_TTL_S``) through the allocation scripts of ``ori_contracts.allocation``; Redis's
 answer (idle, busy, draining, retired) is the allocator's view and is kept for ``/health``.
-At hang-up the worker releases its call; on SIGTERM it retires itself (``drain``: a busy
-worker becomes draining and retires when its call ends). A worker that dies simply stops
-renewing, its registration expires, and it is never handed a call again.
+Every call is admitted before it runs: a call claimed for this worker is confirmed, and one
+that arrives without a claim (a carrier's inbound call routed straight to it) makes the worker
+busy with it in Redis as a claim would have; a worker claimed for another call, draining or
+retired refuses it. At hang-up the worker releases its call; on SIGTERM it retires itself
+(``drain``: a busy worker becomes draining and retires when its call ends). A worker that
+dies simply stops renewing, its registration expires, and it is never handed a call again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ori_contracts import allocation, redis_keys
-from ori_contracts.allocation import ScriptCall, WorkerState
+from ori_contracts.allocation import AdmitOutcome, AdmitResult, ScriptCall, WorkerState
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -59,6 +62,14 @@ class Registration:
         self.state = allocation.parse_state(await self._run_script(call))
         return self.state
 
+    async def admit(self, call_id: str) -> AdmitResult:
+        """A call arrived: hold it in the registration (busy), unless Redis refuses it."""
+        call = allocation.admit(self.worker_id, self.pool, self.address, call_id)
+        result = allocation.parse_admit(await self._run_script(call))
+        if result.outcome is AdmitOutcome.ADMITTED:
+            self.state = WorkerState.BUSY
+        return result
+
     async def release(self, call_id: str) -> WorkerState | None:
         """The call ended: become idle again (or retired, if draining)."""
         raw = await self._run_script(allocation.release(self.worker_id, self.pool, call_id))
@@ -91,3 +102,32 @@ class Registration:
             except Exception as exc:  # Redis down: keep serving, retry next beat
                 log.warning("heartbeat failed: %s", exc)
             await asyncio.sleep(redis_keys.WORKER_HEARTBEAT_INTERVAL_S)
+
+
+async def admission_refusal(registration: Registration | None, call_id: str) -> str | None:
+    """Admit a call that reached this worker in its registration (every entry point does).
+
+    Args:
+        registration: The worker's registration; None when it does not register (no Redis).
+        call_id: The call, once its id is known.
+
+    Returns:
+        None to serve the call (admitted, already claimed for it, or Redis unreachable: the
+        call is served and the heartbeat keeps trying), else why it is refused, starting with
+        a metrics label: ``busy: claimed for call <id>``, ``draining``, ``retired`` or
+        ``elsewhere: call <id> was claimed for worker <id>``.
+    """
+    if registration is None:
+        return None
+    try:
+        result = await registration.admit(call_id)
+    except Exception as exc:  # Redis down: serve the call
+        log.warning("admission in Redis failed: %s", exc, extra={"call_id": call_id})
+        return None
+    if result.ok:
+        return None
+    if result.outcome is AdmitOutcome.ELSEWHERE:
+        return f"elsewhere: call {call_id} was claimed for worker {result.detail}"
+    if result.outcome is AdmitOutcome.BUSY:
+        return f"busy: claimed for call {result.detail}"
+    return str(result.outcome)

@@ -52,9 +52,17 @@ class Findings:
 
 
 def failure_before_config(
-    facts: CallFacts, reason: FailureReason, detail: str, answered_at: datetime, ended_at: datetime
+    facts: CallFacts,
+    reason: FailureReason,
+    detail: str,
+    answered_at: datetime | None,
+    ended_at: datetime,
 ) -> CallResult:
-    """The result of a call that ended because its runtime config could not be had."""
+    """The result of a call that ended because its runtime config could not be had.
+
+    ``answered_at`` is None for a call that was never answered (a dial-out that needed its
+    config before dialling).
+    """
     return CallResult(
         call_id=facts.call_id,
         direction=facts.direction,

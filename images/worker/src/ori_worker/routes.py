@@ -10,14 +10,19 @@ Every media route converges on :func:`ori_worker.call.run_call`:
 | ``WS /plivo/{bot_id}`` | Plivo audio streams |
 | ``WS /telnyx/{bot_id}`` | Telnyx media streaming |
 
+The LiveKit entry points (``/attach``, ``/livekit/*``) are in ``ori_worker.livekit_routes``.
+
 A busy or draining worker refuses a new call before accepting its WebSocket, with HTTP 409
-and a JSON reason. An outbound call names its Ori ``call_id`` (and, when routed through the
-allocator, its ``token``) as query parameters or carrier custom parameters.
+and a JSON reason. A registered worker then admits the call in Redis (``allocation.admit``):
+a call that reached it without a claim makes it busy there too, and one Redis refuses (the
+worker was claimed for another call, is draining or retired, or the call belongs to another
+worker) is closed with code 1013 (try again later) and the reason. An outbound call names
+its Ori ``call_id`` (and, when routed through the allocator, its ``token``) as query
+parameters or carrier custom parameters.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 import time
@@ -25,7 +30,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Header, HTTPException, Request, WebSocket
+from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -33,13 +38,13 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from ori_contracts import CallDirection, TelephonyProvider, new_call_id
 from ori_contracts.allocation import InvalidCallToken, verify_call_token
 from ori_contracts.ids import ID_PATTERN
-from ori_contracts.wire import ATTACH_PATH, AttachRequest
 from ori_worker import metrics
 from ori_worker.call import run_call
-from ori_worker.memory import release_memory
+from ori_worker.handover import hand_over
+from ori_worker.registration import admission_refusal
 from ori_worker.result import CallFacts
 from ori_worker.serializers import TolerantSerializer
-from ori_worker.slots import NoFreeSlot
+from ori_worker.slots import PENDING_PREFIX, NoFreeSlot
 from ori_worker.telephony import CarrierLeg, HandshakeError, make_serializer, read_handshake
 
 if TYPE_CHECKING:
@@ -49,6 +54,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 _ID = re.compile(ID_PATTERN)
+TRY_AGAIN_LATER = 1013
+"""WebSocket close code for a call Redis would not admit (RFC 6455 registry: try again later)."""
 
 
 def _runtime(websocket: WebSocket) -> WorkerRuntime:
@@ -86,7 +93,7 @@ def _check_token(
 async def serve_media(websocket: WebSocket, bot_id: str, provider: TelephonyProvider) -> None:
     """Admit one call on ``websocket`` (or refuse it), run it, and hand its result to the outbox."""
     runtime = _runtime(websocket)
-    slot = f"pending-{uuid.uuid4().hex}"
+    slot = f"{PENDING_PREFIX}{uuid.uuid4().hex}"
     try:
         runtime.slots.acquire(slot)
     except NoFreeSlot as exc:
@@ -106,6 +113,8 @@ async def serve_media(websocket: WebSocket, bot_id: str, provider: TelephonyProv
         try:
             _check_token(runtime, websocket, leg, call_id)
         except InvalidCallToken as exc:
+            log.warning("call token refused: %s", exc, extra={"call_id": call_id})
+            metrics.CALLS_REFUSED.labels("token").inc()
             await websocket.close(code=1008, reason=str(exc))
             return
         try:
@@ -114,6 +123,11 @@ async def serve_media(websocket: WebSocket, bot_id: str, provider: TelephonyProv
             await websocket.close(code=1008, reason=f"call {call_id} is already in progress")
             return
         slot = call_id
+        refusal = await admission_refusal(runtime.registration, call_id)
+        if refusal is not None:
+            metrics.CALLS_REFUSED.labels(refusal.split(":")[0]).inc()
+            await websocket.close(code=TRY_AGAIN_LATER, reason=refusal)
+            return
         await _run(runtime, websocket, leg, call_id, bot_id, started)
     finally:
         runtime.slots.release(slot)
@@ -149,20 +163,7 @@ async def _run(
         worker_id=runtime.worker_id,
         started_at=started,
     )
-    result = await run_call(facts, transport, runtime.services)
-    runtime.outbox.put(result)
-    release_memory()
-    log.info(
-        "call ended: %s (%s)",
-        result.outcome,
-        result.failure_reason or result.ended_by,
-        extra={"call_id": call_id, "bot_id": result.bot_id},
-    )
-    if runtime.registration is not None:
-        try:
-            await runtime.registration.release(call_id)
-        except Exception as exc:  # Redis down: the heartbeat re-syncs
-            log.warning("release failed: %s", exc, extra={"call_id": call_id})
+    await hand_over(runtime, await run_call(facts, transport, runtime.services))
 
 
 @router.websocket("/ws/{bot_id}")
@@ -193,26 +194,3 @@ async def plivo_stream(websocket: WebSocket, bot_id: str) -> None:
 async def telnyx_stream(websocket: WebSocket, bot_id: str) -> None:
     """A Telnyx media stream for ``bot_id``."""
     await serve_media(websocket, bot_id, TelephonyProvider.TELNYX)
-
-
-@router.post(ATTACH_PATH, status_code=202)
-async def attach(body: AttachRequest, request: Request, authorization: str = Header("")) -> None:
-    """The dialler hands an answered LiveKit call to this worker.
-
-    Checked against ``VOXCORE_SECRET`` (401), then the slots (409 when busy or draining).
-    Joining the LiveKit room is not implemented yet (501).
-    """
-    runtime: WorkerRuntime = request.app.state.runtime
-    expected = f"Bearer {runtime.services.secret}"
-    if not hmac.compare_digest(authorization.encode(), expected.encode()):
-        raise HTTPException(401, "missing or wrong VOXCORE_SECRET bearer token")
-    if runtime.slots.free == 0:
-        reason = "draining" if runtime.slots.draining else "all call slots are busy"
-        metrics.CALLS_REFUSED.labels("busy").inc()
-        raise HTTPException(409, f"busy: {reason}")
-    log.warning(
-        "attach for room %s refused: LiveKit is not implemented",
-        body.room,
-        extra={"call_id": body.call_id},
-    )
-    raise HTTPException(501, "LiveKit calls are not implemented by this worker yet")

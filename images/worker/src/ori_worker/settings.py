@@ -33,10 +33,10 @@ class WorkerSettings(MinioSettings, SharedSecretSettings, LogSettings, OtelSetti
     )
     soniox_api_key: SecretStr | None = _provider_key("Soniox STT")
     deepgram_api_key: SecretStr | None = _provider_key("Deepgram STT (Nova, Flux)")
-    openai_api_key: SecretStr | None = _provider_key("OpenAI LLM")
+    openai_api_key: SecretStr | None = _provider_key("OpenAI LLM, STT and TTS")
     google_api_key: SecretStr | None = _provider_key("Google (Gemini) LLM")
     elevenlabs_api_key: SecretStr | None = _provider_key("ElevenLabs TTS")
-    sarvam_api_key: SecretStr | None = _provider_key("Sarvam TTS")
+    sarvam_api_key: SecretStr | None = _provider_key("Sarvam STT and TTS")
     cartesia_api_key: SecretStr | None = _provider_key("Cartesia TTS")
     max_concurrent_calls: int = Field(
         description="Calls one worker serves at once. 1 in production: capacity comes from "
@@ -63,6 +63,13 @@ class WorkerSettings(MinioSettings, SharedSecretSettings, LogSettings, OtelSetti
         None,
         description="LiveKit API secret. Keep secret.",
         json_schema_extra=when("LiveKit paths are used"),
+    )
+    livekit_trunk_id: str | None = Field(
+        None,
+        description="Outbound SIP trunk ID /livekit/dialout places calls on, unless the request "
+        "names one.",
+        examples=["ST_xxxxxxxx"],
+        json_schema_extra=when("calls are dialled out through LiveKit"),
     )
     otel_service_name: str = Field(
         "voice-fleet",

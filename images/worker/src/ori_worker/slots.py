@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+PENDING_PREFIX = "pending-"
+"""Slots taken before the call id is known (during the carrier's handshake) are named so."""
+
 
 class NoFreeSlot(Exception):
     """Raised when a call arrives while every slot is busy or the worker is draining."""
@@ -33,6 +36,11 @@ class CallSlots:
     def free(self) -> int:
         """Slots that could take a call now (0 while draining)."""
         return 0 if self.draining else self.capacity - len(self.busy)
+
+    @property
+    def calls(self) -> list[str]:
+        """The ids of the calls holding a slot (not slots still waiting for their call id)."""
+        return sorted(c for c in self.busy if not c.startswith(PENDING_PREFIX))
 
     @property
     def state(self) -> str:

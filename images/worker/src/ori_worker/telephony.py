@@ -46,6 +46,9 @@ class CarrierLeg:
     to_number: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     encoding: str = "PCMU"
+    sample_rate_hz: int = CARRIER_SAMPLE_RATE_HZ
+    """The rate the call's pipeline runs at: the carrier's 8 kHz, or ``AUDIO_SAMPLE_RATE``
+    for LiveKit (WebRTC) calls, whose transport resamples to and from Opus's 48 kHz."""
 
     @property
     def call_id(self) -> str | None:

@@ -35,6 +35,11 @@ State changes, each one script, so none can interleave with another:
 * **retire** (the operator, scale-down): `idle` or unregistered -> `retired`; with `drain`,
   `busy` -> `draining`. Claim and retire both require `idle`, so they can never both win.
 * **undrain** (the operator, scale-up again): `draining` -> `busy`.
+* **admit** (the worker, when a call reaches it without a claim, e.g. a carrier's inbound
+  call routed straight to it): `idle` or unregistered -> `busy` with that call, as a claim
+  would; the call's own claim answers `existing`. A worker claimed for another call,
+  draining or retired refuses the call. Admit, claim and retire all require `idle`, so at
+  most one of them wins.
 
 The scripts touch registration keys they compute from ids, so they need one Redis (or all
 keys in one cluster slot), not a Redis Cluster spread. Callers run them with redis-py as::
@@ -64,6 +69,7 @@ from ori_contracts.base import ContractModel
 
 __all__ = [
     "CALL_TOKEN_VERSION",
+    "ADMIT",
     "CLAIM",
     "HEARTBEAT",
     "PRUNE_ACTIVE_CALLS",
@@ -78,9 +84,13 @@ __all__ = [
     "Script",
     "ScriptCall",
     "WorkerRegistration",
+    "AdmitOutcome",
+    "AdmitResult",
     "WorkerState",
+    "admit",
     "claim",
     "heartbeat",
+    "parse_admit",
     "parse_claim",
     "parse_state",
     "prune_active_calls",
@@ -120,6 +130,23 @@ class ClaimOutcome(StrEnum):
     """No idle worker in the pool: answer busy, the caller paces down."""
     GONE = "gone"
     """The call had a worker that is no longer registered: the call is lost."""
+
+
+class AdmitOutcome(StrEnum):
+    """What an admission (`admit`) did."""
+
+    ADMITTED = "admitted"
+    """The worker was idle (or unregistered) and is now busy with the call."""
+    EXISTING = "existing"
+    """The worker already holds this call (it was claimed for it): serve it."""
+    BUSY = "busy"
+    """The worker was claimed for another call: refuse this one."""
+    DRAINING = "draining"
+    """The worker is draining: refuse."""
+    RETIRED = "retired"
+    """The worker is retired: refuse."""
+    ELSEWHERE = "elsewhere"
+    """The call was claimed for another worker: refuse (it belongs there)."""
 
 
 class WorkerRegistration(ContractModel):
@@ -180,6 +207,20 @@ class ClaimResult:
     def ok(self) -> bool:
         """Whether the call has a worker to be routed to."""
         return self.outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.EXISTING)
+
+
+@dataclass(frozen=True)
+class AdmitResult:
+    """The answer of `admit`."""
+
+    outcome: AdmitOutcome
+    detail: str | None
+    """The other call (`busy`, `draining`) or the other worker (`elsewhere`), if any."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the worker may serve the call."""
+        return self.outcome in (AdmitOutcome.ADMITTED, AdmitOutcome.EXISTING)
 
 
 _NOW = "local t = redis.call('TIME')\nlocal now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
@@ -314,6 +355,36 @@ return state or 'gone'
 """,
 )
 
+ADMIT: Final = Script(
+    "admit",
+    _NOW
+    + """
+-- KEYS: registration, idle set, active set, call claim
+-- ARGV: worker_id, pool, address, call_id, worker ttl_s, claim ttl_s
+local owner = redis.call('GET', KEYS[4])
+if owner and owner ~= ARGV[1] then return {'elsewhere', owner} end
+local f = redis.call('HMGET', KEYS[1], 'state', 'call_id')
+local state = f[1]
+if state == 'busy' or state == 'draining' then
+  if f[2] ~= ARGV[4] then return {state, f[2] or ''} end
+  if not owner then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[6]) end
+  redis.call('ZADD', KEYS[3], now, ARGV[4])
+  return {'existing', ''}
+end
+if state and state ~= 'idle' then return {state, ''} end
+if not state then
+  redis.call('HSET', KEYS[1], 'worker_id', ARGV[1], 'pool', ARGV[2], 'registered_at', now)
+end
+redis.call('HSET', KEYS[1], 'state', 'busy', 'call_id', ARGV[4], 'claimed_at', now,
+  'address', ARGV[3], 'heartbeat_at', now)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[6])
+redis.call('ZADD', KEYS[3], now, ARGV[4])
+return {'admitted', ''}
+""",
+)
+
 PRUNE_ACTIVE_CALLS: Final = Script(
     "prune_active_calls",
     _NOW
@@ -401,6 +472,30 @@ def undrain(worker_id: str) -> ScriptCall:
     return ScriptCall(UNDRAIN, (redis_keys.worker(worker_id),), ())
 
 
+def admit(worker_id: str, pool: str, address: str, call_id: str) -> ScriptCall:
+    """A call reached `worker_id` without a claim: mark it busy with the call, if it may take it.
+
+    Answers an `AdmitResult` (`parse_admit`). Releasing the call at hang-up is `release`.
+    """
+    return ScriptCall(
+        ADMIT,
+        (
+            redis_keys.worker(worker_id),
+            redis_keys.pool_idle_workers(pool),
+            redis_keys.pool_active_calls(pool),
+            redis_keys.call_claim(call_id),
+        ),
+        (
+            worker_id,
+            pool,
+            address,
+            call_id,
+            str(redis_keys.WORKER_TTL_S),
+            str(redis_keys.CALL_CLAIM_TTL_S),
+        ),
+    )
+
+
 def prune_active_calls(pool: str) -> ScriptCall:
     """Drop stale active calls of `pool`; answers the live count."""
     return ScriptCall(
@@ -420,6 +515,12 @@ def parse_claim(raw: list[bytes] | list[str]) -> ClaimResult:
     """Read the answer of `claim`."""
     outcome, worker, address = (_text(item) for item in raw)
     return ClaimResult(ClaimOutcome(outcome), worker or None, address or None)
+
+
+def parse_admit(raw: list[bytes] | list[str]) -> AdmitResult:
+    """Read the answer of `admit`."""
+    outcome, detail = (_text(item) for item in raw)
+    return AdmitResult(AdmitOutcome(outcome), detail or None)
 
 
 def parse_state(raw: bytes | str | list[bytes] | list[str]) -> WorkerState | None:

@@ -9,7 +9,8 @@ The operator writes campaigns through ``PUT {CAMPAIGNS_BY_REF_PATH}/{namespace}.
 :class:`CampaignSpec` body and gets a :class:`CampaignSyncResult` (idempotent: the campaign id
 is derived from the workspace and the reference); it imports contacts with an
 ``Idempotency-Key`` (:data:`IDEMPOTENCY_KEY_HEADER`) so a repeated import answers the first
-one's result. See ``docs/api.md``.
+one's result (a :class:`ContactImportResult`), and with ``existing=skip``
+(:class:`ExistingContacts`) so an edited list adds only its new rows. See ``docs/api.md``.
 
 State machine (:data:`CAMPAIGN_TRANSITIONS`)::
 
@@ -39,7 +40,10 @@ __all__ = [
     "CampaignSpec",
     "CampaignState",
     "CampaignSyncResult",
+    "ContactImportResult",
     "ContactStatus",
+    "EXISTING_CONTACTS_PARAM",
+    "ExistingContacts",
     "IDEMPOTENCY_KEY_HEADER",
     "IDEMPOTENCY_KEY_PATTERN",
     "PacingPolicy",
@@ -57,6 +61,9 @@ IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 
 IDEMPOTENCY_KEY_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,200}$"
 """What an idempotency key may look like (e.g. a SHA-256 hex digest of the file)."""
+
+EXISTING_CONTACTS_PARAM: Final = "existing"
+"""Query parameter of a contact import saying what to do with rows already in the campaign."""
 
 
 class CampaignState(StrEnum):
@@ -200,4 +207,30 @@ class CampaignSyncResult(ContractModel):
     created: bool = Field(description="Whether this upsert created the campaign.")
     changed: bool = Field(
         description="Whether the definition was changed (false: same spec, or a final campaign)."
+    )
+
+
+class ExistingContacts(StrEnum):
+    """What a contact import does with a row whose number or id is already in the campaign."""
+
+    ERROR = "error"
+    """Refuse it (the whole file): the default for people uploading more contacts."""
+    SKIP = "skip"
+    """Keep the contact as it is and count the row as skipped: importing a full list again
+    adds only its new rows (the operator imports an edited ConfigMap this way)."""
+
+
+class ContactImportResult(ContractModel):
+    """The backend's answer to a committed (or replayed) contact import."""
+
+    import_id: str = Field(description="The import.")
+    imported: int = Field(ge=0, description="Contacts added.")
+    skipped: int = Field(
+        default=0,
+        ge=0,
+        description="Rows already in the campaign, left as they are (with `existing=skip`).",
+    )
+    replayed: bool = Field(
+        default=False,
+        description="True: the answer of an earlier import with the same `Idempotency-Key`.",
     )

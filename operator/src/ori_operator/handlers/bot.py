@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
 import kopf
 
 from ori_contracts.crds import BOT, GROUP, VERSION
-from ori_operator import metrics
 from ori_operator.backend import BackendRejected, BackendUnavailable
 from ori_operator.bots import delete_bot, sync_bot
 from ori_operator.context import context_of
+from ori_operator.reconcile import bot as status_of
+from ori_operator.sync_loop import Cadence, run_sync_loop
 
 __all__ = ["on_bot_delete", "on_bot_event", "on_bot_sync"]
 
@@ -34,24 +33,16 @@ async def on_bot_sync(
     if namespace is None:
         return
     ctx = context_of(memo)
-    wake = ctx.wakeups.event(namespace, f"bot/{name}")
-    try:
-        while not stopped:
-            wake.clear()
-            wait = ctx.settings.backend_resync_interval_s
-            try:
-                with metrics.observe_reconcile(BOT.kind):
-                    status = await sync_bot(ctx, namespace, name, body.meta.get("generation"),
-                                            body.spec, body.status)  # fmt: skip
-                if any(c.reason == "BackendUnavailable" for c in status.conditions):
-                    wait = min(wait, _RETRY_UNAVAILABLE_S)
-            except Exception:  # the top of a reconcile loop: log, count, retry soon
-                log.exception("Bot %s/%s: sync failed; retrying", namespace, name)
-                wait = min(wait, _RETRY_UNAVAILABLE_S)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), wait)
-    finally:
-        ctx.wakeups.forget(namespace, f"bot/{name}")
+
+    async def one_pass() -> bool:
+        status = await sync_bot(ctx, namespace, name, body.meta.get("generation"), body.spec,
+                                body.status)  # fmt: skip
+        return status_of.settled(status)
+
+    cadence = Cadence(ctx.settings.backend_resync_interval_s, _RETRY_UNAVAILABLE_S)
+    await run_sync_loop(one_pass, wakeups=ctx.wakeups, namespace=namespace, key=f"bot/{name}",
+                        stopped=stopped, cadence=cadence, kind=BOT.kind,
+                        label=f"Bot {namespace}/{name}")  # fmt: skip
 
 
 @kopf.on.event(GROUP, VERSION, BOT.plural, id="bot_event")

@@ -5,18 +5,17 @@ Deletion goes through the finalizer: the backend's campaign is stopped, then del
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
 import kopf
 
 from ori_contracts.crds import CAMPAIGN, GROUP, VERSION
-from ori_operator import metrics
 from ori_operator.backend import BackendRejected, BackendUnavailable
 from ori_operator.campaigns import delete_campaign, sync_campaign
 from ori_operator.context import context_of
+from ori_operator.reconcile import campaign as status_of
+from ori_operator.sync_loop import Cadence, run_sync_loop
 
 __all__ = ["on_campaign_delete", "on_campaign_event", "on_campaign_sync"]
 
@@ -33,29 +32,24 @@ async def on_campaign_sync(
     stopped: kopf.DaemonStopped,
     **_: Any,
 ) -> None:
-    """Sync one Campaign now, on every change, and every resync interval (progress, lease)."""
+    """Sync one Campaign now, on every change, and every resync interval (progress, lease).
+
+    The contact list's ConfigMap or Secret is read on every pass (the operator may `get` them,
+    not watch them), so an edited list is imported within one resync interval.
+    """
     if namespace is None:
         return
     ctx = context_of(memo)
-    key = f"campaign/{name}"
-    wake = ctx.wakeups.event(namespace, key)
-    try:
-        while not stopped:
-            wake.clear()
-            wait = ctx.settings.backend_resync_interval_s
-            try:
-                with metrics.observe_reconcile(CAMPAIGN.kind):
-                    status = await sync_campaign(ctx, namespace, name, body.meta.get("generation"),
-                                                 body.spec, body.status)  # fmt: skip
-                if any(c.status != "True" for c in status.conditions):
-                    wait = min(wait, _RETRY_S)  # waiting on a bot, a pool or the backend
-            except Exception:  # the top of a reconcile loop: log, count, retry soon
-                log.exception("Campaign %s/%s: sync failed; retrying", namespace, name)
-                wait = min(wait, _RETRY_S)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), wait)
-    finally:
-        ctx.wakeups.forget(namespace, key)
+
+    async def one_pass() -> bool:
+        status = await sync_campaign(ctx, namespace, name, body.meta.get("generation"),
+                                     body.spec, body.status)  # fmt: skip
+        return status_of.settled(status)  # else waiting on a bot, a pool or the backend
+
+    cadence = Cadence(ctx.settings.backend_resync_interval_s, _RETRY_S)
+    await run_sync_loop(one_pass, wakeups=ctx.wakeups, namespace=namespace,
+                        key=f"campaign/{name}", stopped=stopped, cadence=cadence,
+                        kind=CAMPAIGN.kind, label=f"Campaign {namespace}/{name}")  # fmt: skip
 
 
 @kopf.on.event(GROUP, VERSION, CAMPAIGN.plural, id="campaign_event")

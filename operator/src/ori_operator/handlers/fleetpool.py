@@ -7,21 +7,16 @@ second operator taking over loses nothing. Events only make the next pass come s
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Any
 
 import kopf
 
 from ori_contracts.crds import FLEETPOOL, FLEETPOOL_LABEL, GROUP, VERSION
-from ori_operator import metrics
 from ori_operator.context import context_of
 from ori_operator.fleet import PoolRef, reconcile_pool
+from ori_operator.sync_loop import Cadence, run_sync_loop
 
 __all__ = ["on_fleetpool_event", "on_fleetpool_reconcile", "on_worker_pod_event"]
-
-log = logging.getLogger(__name__)
 
 
 @kopf.daemon(
@@ -44,20 +39,16 @@ async def on_fleetpool_reconcile(
     if namespace is None:  # FleetPools are namespaced; kopf types allow cluster objects
         return
     ctx = context_of(memo)
-    wake = ctx.wakeups.event(namespace, name)
-    try:
-        while not stopped:
-            wake.clear()
-            pool = PoolRef(namespace, name, uid, body.meta.get("generation"))
-            try:
-                with metrics.observe_reconcile(FLEETPOOL.kind):
-                    await reconcile_pool(ctx, pool, body.spec, body.status)
-            except Exception:  # the top of a reconcile loop: log, count, retry next pass
-                log.exception("%s: reconcile failed; retrying", pool)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), ctx.settings.reconcile_interval_s)
-    finally:
-        ctx.wakeups.forget(namespace, name)
+
+    async def one_pass() -> bool:
+        pool = PoolRef(namespace, name, uid, body.meta.get("generation"))
+        await reconcile_pool(ctx, pool, body.spec, body.status)
+        return True  # every pass re-reads everything; the next comes at the interval
+
+    interval = ctx.settings.reconcile_interval_s
+    await run_sync_loop(one_pass, wakeups=ctx.wakeups, namespace=namespace, key=name,
+                        stopped=stopped, cadence=Cadence(interval, interval),
+                        kind=FLEETPOOL.kind, label=f"FleetPool {namespace}/{name}")  # fmt: skip
 
 
 @kopf.on.event(GROUP, VERSION, FLEETPOOL.plural, id="fleetpool_event")

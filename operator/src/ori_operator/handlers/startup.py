@@ -51,6 +51,7 @@ async def on_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any)
     operator_settings = memo.get("settings")
     if not isinstance(operator_settings, OperatorSettings):
         raise kopf.PermanentError("ori-operator: settings were not passed in the memo")
+    settings.peering.lifetime = operator_settings.operator_peering_lifetime_s  # before peering
     kube = await Kube.connect()
     redis = Redis.from_url(operator_settings.redis_url, max_connections=64)
     backend = None

@@ -9,7 +9,7 @@ from ori_contracts.bot_spec import BotSyncResult
 from ori_contracts.crds import BotStatus, ConditionStatus
 from ori_operator.reconcile.conditions import set_condition
 
-__all__ = ["SyncProblem", "failed", "synced", "unsynced"]
+__all__ = ["SyncProblem", "failed", "settled", "synced", "unsynced"]
 
 
 class SyncProblem(StrEnum):
@@ -71,3 +71,8 @@ def unsynced(previous: BotStatus, *, generation: int | None, now: datetime) -> B
                                "BACKEND_URL is not set", generation=generation,
                                now=now)  # fmt: skip
     return previous.model_copy(update={"observed_generation": generation, "conditions": conditions})
+
+
+def settled(status: BotStatus) -> bool:
+    """Whether the sync is done until the next change or resync (not waiting on the backend)."""
+    return not any(c.reason == SyncProblem.UNAVAILABLE.value for c in status.conditions)

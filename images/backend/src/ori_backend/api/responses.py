@@ -17,6 +17,7 @@ _TEXT = {
     413: "The upload is larger than MAX_UPLOAD_MB.",
     422: "The input failed validation; `details` lists each problem.",
     429: "Too many attempts; see Retry-After.",
+    502: "A worker tried and failed (e.g. the phone call could not be placed).",
     503: "A dependency or capacity is not available now.",
 }
 

@@ -47,7 +47,9 @@ async def find(db: Db, campaign_id: str, key: str) -> Doc | None:
     return found
 
 
-async def claim(db: Db, campaign_id: str, key: str, import_id: str, imported: int) -> None:
+async def claim(
+    db: Db, campaign_id: str, key: str, import_id: str, imported: int, skipped: int = 0
+) -> None:
     """Record a validated import; raises DuplicateKeyError when ``key`` is taken."""
     await db[COLLECTIONS["contact_imports"]].insert_one(
         {
@@ -55,6 +57,7 @@ async def claim(db: Db, campaign_id: str, key: str, import_id: str, imported: in
             "campaign_id": campaign_id,
             "import_id": import_id,
             "imported": imported,
+            "skipped": skipped,
             "committed": False,
             "created_at": datetime.now(UTC),
         }

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ori_contracts.campaign import CampaignSpec, CampaignState
+from ori_contracts.campaign import CampaignSpec, CampaignState, ContactImportResult
 from ori_contracts.ids import E164
 
 __all__ = [
@@ -56,15 +56,8 @@ class CampaignStateChange(BaseModel):
     state: CampaignState = Field(description="Target state.")
 
 
-class ContactImported(BaseModel):
-    """A committed contact import."""
-
-    import_id: str = Field(description="The import.")
-    imported: int = Field(description="Contacts added.")
-    replayed: bool = Field(
-        default=False,
-        description="True: the answer of an earlier import with the same `Idempotency-Key`.",
-    )
+class ContactImported(ContactImportResult):
+    """A committed contact import (`ori_contracts.campaign.ContactImportResult`)."""
 
 
 class ContactPublic(BaseModel):

@@ -8,7 +8,6 @@ concurrent or repeated upserts cannot create two bots.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,8 +178,7 @@ async def delete(db: Db, principal: Principal, bot_id: str) -> None:
 
 
 def _ref_bot_id(workspace_id: str, ref: str) -> str:
-    digest = hashlib.sha256(f"{workspace_id}/{ref}".encode()).hexdigest()[:24]
-    return f"bot_k8s_{digest}"
+    return security.derived_id("bot_k8s", workspace_id, ref)
 
 
 def _require_operator(principal: Principal) -> None:

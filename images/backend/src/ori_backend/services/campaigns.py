@@ -4,13 +4,14 @@ A campaign created through ``PUT /api/v1/campaigns/by-ref/{namespace}.{name}`` b
 with ``manager: kubernetes`` is managed from Kubernetes: every write by anyone else (edit, state
 change, contact import, deletion) answers 403 naming the ``Campaign`` resource to edit. Its id
 is derived from the workspace and the reference, so repeated or concurrent upserts (an operator
-that crashed before recording the id) can never create a second campaign. Contact import lives
-in :mod:`ori_backend.services.contact_import`.
+that crashed before recording the id) can never create a second campaign. ``POST /campaigns``
+with an ``Idempotency-Key`` derives its id the same way (:func:`ori_backend.security.derived_id`),
+so a create repeated after a lost answer finds the campaign it made. Contact import lives in
+:mod:`ori_backend.services.contact_import`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from ori_contracts.campaign import (
 __all__ = [
     "change_state",
     "create",
+    "create_once",
     "delete",
     "delete_by_ref",
     "get",
@@ -112,6 +114,32 @@ async def create(
     return doc
 
 
+async def create_once(
+    db: Db, principal: Principal, spec: CampaignSpec, key: str
+) -> tuple[Doc, bool]:
+    """Create a campaign in ``draft`` once per idempotency key (its id derives from the key).
+
+    The same key again answers the campaign it created, as it is now, and creates nothing.
+
+    Returns:
+        The campaign, and whether this call created it.
+
+    Raises:
+        Unprocessable: The bot is not in the workspace.
+        Conflict: The same key is creating the campaign at this moment.
+    """
+    campaign_id = _keyed_campaign_id(principal.workspace_id, key)
+    if (earlier := await repo.get(db, principal.workspace_id, campaign_id)) is not None:
+        return earlier, False
+    try:
+        return await create(db, principal, spec, campaign_id=campaign_id), True
+    except repo.DuplicateKeyError:  # a concurrent create with the same key won
+        earlier = await repo.get(db, principal.workspace_id, campaign_id)
+    if earlier is None:  # and its campaign was deleted since
+        raise Conflict("a campaign with this key is being created or deleted; retry") from None
+    return earlier, False
+
+
 async def update(db: Db, principal: Principal, campaign_id: str, spec: CampaignSpec) -> Doc:
     """Replace a campaign's definition (not once it is completed or stopped).
 
@@ -177,8 +205,11 @@ async def _remove(db: Db, campaign: Doc) -> None:
 
 
 def _ref_campaign_id(workspace_id: str, ref: str) -> str:
-    digest = hashlib.sha256(f"{workspace_id}/{ref}".encode()).hexdigest()[:24]
-    return f"cmp_k8s_{digest}"
+    return security.derived_id("cmp_k8s", workspace_id, ref)
+
+
+def _keyed_campaign_id(workspace_id: str, key: str) -> str:
+    return security.derived_id("cmp", workspace_id, f"idempotency-key/{key}")
 
 
 def _require_operator(principal: Principal) -> None:

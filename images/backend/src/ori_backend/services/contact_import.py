@@ -13,6 +13,11 @@ are deleted (at start-up, or when the same key is replayed), so an import is nev
 in. An import made with an idempotency key answers the same key again with the recorded
 result and imports nothing; the operator keys its imports by the SHA-256 of the file, so a
 re-run after a crash never imports a list twice.
+
+With ``existing=skip`` a row whose number or id is already in the campaign is skipped rather
+than refused (the contact stays as it is, whatever its progress): a whole list sent again adds
+only its new rows. The operator imports an edited ConfigMap this way; rows removed from the
+list stay in the campaign.
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ from ori_backend.services.contact_rows import (
     validate_row,
 )
 from ori_backend.services.contact_spool import Spool
-from ori_contracts.campaign import CAMPAIGN_TRANSITIONS, CampaignState, ContactStatus
+from ori_contracts.campaign import (
+    CAMPAIGN_TRANSITIONS,
+    CampaignState,
+    ContactImportResult,
+    ContactStatus,
+    ExistingContacts,
+)
 
 __all__ = ["MAX_REPORTED_ERRORS", "import_contacts", "roll_back_stale"]
 
@@ -46,8 +57,13 @@ Doc = dict[str, Any]
 
 
 async def import_contacts(
-    db: Db, campaign: Doc, chunks: AsyncIterator[bytes], *, key: str | None = None
-) -> Doc:
+    db: Db,
+    campaign: Doc,
+    chunks: AsyncIterator[bytes],
+    *,
+    key: str | None = None,
+    existing: ExistingContacts = ExistingContacts.ERROR,
+) -> ContactImportResult:
     """Import a contact CSV into a campaign, all rows or none.
 
     Args:
@@ -55,9 +71,12 @@ async def import_contacts(
         campaign: The campaign document.
         chunks: The CSV body, as it arrives.
         key: An idempotency key; an import already made with it is answered, not repeated.
+        existing: What a row whose number or id is already in the campaign is: an error, or
+            skipped (the contact stays as it is).
 
     Returns:
-        ``import_id``, ``imported`` and ``replayed`` (true: the answer of an earlier import).
+        The import's id, the contacts added and skipped, and whether it is the answer of an
+        earlier import with the same key.
 
     Raises:
         BadRequest: Not UTF-8, malformed CSV, or an empty file.
@@ -70,24 +89,26 @@ async def import_contacts(
     if not CAMPAIGN_TRANSITIONS[CampaignState(campaign["state"])]:
         raise Conflict(f"a {campaign['state']} campaign takes no more contacts")
     import_id = security.new_id("imp")
+    rules = await _rules(db, campaign, skip_existing=existing is ExistingContacts.SKIP)
     with Spool() as spool:
-        count, errors = await _validate(db, campaign, import_id, chunks, spool)
+        rows, skipped, errors = await _validate(campaign, import_id, chunks, spool, rules)
         if errors:
             shown = [e.as_dict() for e in errors[:MAX_REPORTED_ERRORS]]
-            message = f"{len(errors)} invalid row(s); nothing was imported"
+            invalid = len({e.row for e in errors})
+            message = f"{invalid} invalid row(s); nothing was imported"
             raise Unprocessable(message, details=shown)
-        if count == 0:
+        if rows == 0:
             raise Unprocessable("the file has no data rows")
-        record_key = key or import_id
+        record_key, count = key or import_id, rows - skipped
         try:
-            await records.claim(db, campaign["_id"], record_key, import_id, count)
+            await records.claim(db, campaign["_id"], record_key, import_id, count, skipped)
         except records.DuplicateKeyError:  # the same import, made at the same time, won
             if (earlier := await _replay(db, campaign["_id"], record_key)) is not None:
                 return earlier
             raise Conflict("an import with this key is being made; retry") from None
         await _publish(db, campaign["_id"], record_key, import_id, spool)
     await records.mark_committed(db, campaign["_id"], record_key)
-    return {"import_id": import_id, "imported": count, "replayed": False}
+    return ContactImportResult(import_id=import_id, imported=count, skipped=skipped)
 
 
 async def _publish(db: Db, campaign_id: str, key: str, import_id: str, spool: Spool) -> None:
@@ -106,7 +127,7 @@ async def _publish(db: Db, campaign_id: str, key: str, import_id: str, spool: Sp
         raise
 
 
-async def _replay(db: Db, campaign_id: str, key: str) -> Doc | None:
+async def _replay(db: Db, campaign_id: str, key: str) -> ContactImportResult | None:
     """The recorded answer of the import made with ``key``; None when there is none (any more).
 
     Raises:
@@ -120,7 +141,12 @@ async def _replay(db: Db, campaign_id: str, key: str) -> Doc | None:
             raise Conflict("an import with this key is being published; retry in a moment")
         await _roll_back(db, record)  # its process died while publishing: import anew
         return None
-    return {"import_id": record["import_id"], "imported": record["imported"], "replayed": True}
+    return ContactImportResult(
+        import_id=record["import_id"],
+        imported=record["imported"],
+        skipped=record.get("skipped", 0),
+        replayed=True,
+    )
 
 
 async def _roll_back(db: Db, record: Doc) -> None:
@@ -136,7 +162,7 @@ async def roll_back_stale(db: Db) -> int:
     return len(stale)
 
 
-async def _rules(db: Db, campaign: Doc) -> RowRules:
+async def _rules(db: Db, campaign: Doc, *, skip_existing: bool) -> RowRules:
     workspace = await identity_repo.get_workspace(db, campaign["workspace_id"]) or {}
     settings = workspace.get("settings") or {}
     enforce_dnc = settings.get("dnc_numbers_enforced", True)
@@ -149,15 +175,18 @@ async def _rules(db: Db, campaign: Doc) -> RowRules:
         dnc_phones=await contacts_repo.dnc_phones(db, campaign["workspace_id"])
         if enforce_dnc
         else set(),
+        skip_existing=skip_existing,
     )
 
 
 async def _validate(
-    db: Db, campaign: Doc, import_id: str, chunks: AsyncIterator[bytes], spool: Spool
-) -> tuple[int, list[RowError]]:
-    rules, header, errors = await _rules(db, campaign), None, []
+    campaign: Doc, import_id: str, chunks: AsyncIterator[bytes], spool: Spool, rules: RowRules
+) -> tuple[int, int, list[RowError]]:
+    """Validate and spool every row: the data rows, those skipped, and every problem."""
+    header: list[str] | None = None
+    errors: list[RowError] = []
     batch: list[Doc] = []
-    count, now = 0, datetime.now(UTC)
+    count, skipped, now = 0, 0, datetime.now(UTC)
     async for row in csv_rows(chunks):
         if header is None:
             header = validate_header(row)
@@ -167,6 +196,9 @@ async def _validate(
         errors += row_errors
         if fields is None or errors:
             continue
+        if rules.already_in(fields):
+            skipped += 1
+            continue
         batch.append(_contact_doc(campaign, import_id, count, fields, now))
         if len(batch) >= BATCH:
             spool.write(batch)
@@ -174,7 +206,7 @@ async def _validate(
     if header is None:
         raise Unprocessable("the file is empty; it needs a header row with a phone column")
     spool.write(batch)
-    return count, errors
+    return count, skipped, errors
 
 
 def _contact_doc(campaign: Doc, import_id: str, row: int, fields: Doc, now: datetime) -> Doc:

@@ -55,6 +55,14 @@ class RowRules:
     dnc_phones: set[str] = field(default_factory=set)
     seen_phones: set[str] = field(default_factory=set)
     seen_ids: set[str] = field(default_factory=set)
+    skip_existing: bool = False
+    """A number or id already in the campaign is no error: the row is skipped (`already_in`)."""
+
+    def already_in(self, fields: dict[str, Any]) -> bool:
+        """Whether a valid row is skipped: its contact is already in the campaign."""
+        return self.skip_existing and (
+            fields["phone"] in self.existing_phones or fields["id"] in self.existing_ids
+        )
 
 
 async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
@@ -164,8 +172,10 @@ def _phone(
     phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if phone in rules.seen_phones:
         errors.append(RowError(number, column, f"{phone} appears earlier in the file"))
-    elif phone in rules.existing_phones:
-        errors.append(RowError(number, column, f"{phone} is already a contact of this campaign"))
+    elif phone in rules.existing_phones:  # skipped with skip_existing, before do-not-call
+        if not rules.skip_existing:
+            message = f"{phone} is already a contact of this campaign"
+            errors.append(RowError(number, column, message))
     elif phone in rules.dnc_phones:
         errors.append(RowError(number, column, f"{phone} is on the do-not-call list"))
     rules.seen_phones.add(phone)
@@ -183,7 +193,7 @@ def _contact_id(
         errors.append(RowError(number, column or "id", f"{raw!r} is not a valid contact id"))
     elif raw in rules.seen_ids:
         errors.append(RowError(number, column or "id", f"id {raw!r} appears earlier in the file"))
-    elif raw in rules.existing_ids:
+    elif raw in rules.existing_ids and not rules.skip_existing:
         errors.append(RowError(number, column or "id", f"id {raw!r} is already in this campaign"))
     rules.seen_ids.add(raw)
     return raw

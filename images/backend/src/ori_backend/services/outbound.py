@@ -1,11 +1,15 @@
-"""Direct outbound calls (``POST /api/v1/calls``): prepare the call, find a free worker, attach.
+"""Direct outbound calls (``POST /api/v1/calls``): prepare the call, find a free worker, dial.
 
 Capacity is found in two ways, in order: an atomic claim of an idle worker of ``FLEET_POOL``
 registered in Redis (`ori_contracts.allocation`, the Kubernetes path), then the seed's way:
 poll every ``FLEET_URLS`` entry's ``/health`` and try the hosts with the most free slots first.
-The chosen worker gets ``POST /attach`` with the fleet secret; a worker that answers 409 (busy)
-is skipped. With no free worker anywhere the call is marked ``not_placed`` and the request
-answers 503 with ``Retry-After``.
+The chosen worker gets ``POST /livekit/dialout`` (`LiveKitDialoutRequest`) with the fleet
+secret: it creates the call's room, dials the number through LiveKit SIP and answers once the
+callee answers. A worker that refuses before dialling (409 busy, 503 no LiveKit, 422 no SIP
+trunk, unreachable) is skipped for the next one; a dial that was tried and failed (502: busy,
+no answer, rejected) ends the request with 502, since dialling again elsewhere would ring the
+callee twice (the worker delivers the call's ``failed`` result). With no worker taking the
+call it is marked ``not_placed`` and the request answers 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import httpx
 from redis.asyncio import Redis
 
 from ori_backend.db import COLLECTIONS, Db
-from ori_backend.errors import ServiceUnavailable
+from ori_backend.errors import BadGateway, ServiceUnavailable
 from ori_backend.repositories import calls as calls_repo
 from ori_backend.schemas.calls import CallCreate
 from ori_backend.schemas.common import Principal
@@ -27,12 +31,13 @@ from ori_backend.settings import BackendSettings
 from ori_contracts import allocation
 from ori_contracts.ids import new_call_id
 from ori_contracts.runtime_config import Contact
-from ori_contracts.wire import ATTACH_PATH, AttachRequest, bearer
+from ori_contracts.wire import LIVEKIT_DIALOUT_PATH, LiveKitDialoutRequest, bearer
 
 __all__ = ["place_call"]
 
 HEALTH_TIMEOUT_S: Final = 2.0
-ATTACH_TIMEOUT_S: Final = 5.0
+DIALOUT_TIMEOUT_S: Final = 60.0
+"""A dial-out answers once the callee answers: up to its ringing timeout (30 s) and setup."""
 
 
 async def place_call(
@@ -45,7 +50,7 @@ async def place_call(
         ServiceUnavailable: No worker is free (or no fleet is configured).
     """
     if settings.voxcore_secret is None:
-        raise ServiceUnavailable("direct calls need VOXCORE_SECRET to attach calls to workers")
+        raise ServiceUnavailable("direct calls need VOXCORE_SECRET to ask workers to dial")
     bot = await bots.get(db, principal.workspace_id, body.bot_id)
     call_id = new_call_id()
     contact = body.contact or Contact(id=f"direct-{call_id}", phone=body.to_number)
@@ -64,15 +69,24 @@ async def place_call(
         placed_by=principal.actor,
     )
     await calls_repo.insert_if_absent(db, doc)
-    request = AttachRequest(call_id=call_id, contact_id=contact.id, room=f"ori-{call_id}")
+    request = LiveKitDialoutRequest(
+        call_id=call_id, to_number=body.to_number, from_number=body.from_number
+    )
     secret = settings.voxcore_secret.get_secret_value()
+    refusals: list[str] = []
     async with httpx.AsyncClient() as http:
         for url in await _candidates(redis, settings, call_id, http):
-            if await _attach(http, url, request, secret):
+            answer = await _dial_out(http, url, request, secret)
+            if answer is not None and answer.is_success:
                 return {"id": call_id, "status": "created", "worker": url}
+            if answer is not None and answer.status_code == 502:
+                raise BadGateway(f"the call could not be placed: {_detail(answer)}")
+            refusals.append(f"{url}: {_detail(answer)}")
     await db[COLLECTIONS["calls"]].update_one({"_id": call_id}, {"$set": {"status": "not_placed"}})
+    tried = f" (refused: {'; '.join(refusals)})" if refusals else ""
     raise ServiceUnavailable(
-        "no worker is free to take the call; try again shortly", headers={"Retry-After": "5"}
+        f"no worker is free to take the call; try again shortly{tried}",
+        headers={"Retry-After": "5"},
     )
 
 
@@ -106,14 +120,29 @@ async def _free_slots(http: httpx.AsyncClient, url: str) -> tuple[int, str]:
     return (free if isinstance(free, int) else 0), url
 
 
-async def _attach(http: httpx.AsyncClient, url: str, request: AttachRequest, secret: str) -> bool:
+async def _dial_out(
+    http: httpx.AsyncClient, url: str, request: LiveKitDialoutRequest, secret: str
+) -> httpx.Response | None:
+    """The worker's answer to the dial-out, or None when it could not be reached."""
     try:
-        answer = await http.post(
-            f"{url.rstrip('/')}{ATTACH_PATH}",
-            json=request.model_dump(mode="json"),
+        return await http.post(
+            f"{url.rstrip('/')}{LIVEKIT_DIALOUT_PATH}",
+            json=request.model_dump(mode="json", exclude_none=True),
             headers=bearer(secret),
-            timeout=ATTACH_TIMEOUT_S,
+            timeout=DIALOUT_TIMEOUT_S,
         )
     except httpx.HTTPError:
-        return False
-    return answer.is_success
+        return None
+
+
+def _detail(answer: httpx.Response | None) -> str:
+    """What a worker said, in a sentence: its error detail, else its status."""
+    if answer is None:
+        return "unreachable"
+    try:
+        detail = answer.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    if isinstance(detail, dict):
+        detail = detail.get("error")
+    return f"{answer.status_code} {detail}" if isinstance(detail, str) else str(answer.status_code)

@@ -1,20 +1,20 @@
 """One table per stage: which pipecat service runs each provider named in the runtime config.
 
-Cloud services are imported lazily, so a worker that only runs offline bots never loads
-their SDKs. A provider that needs a key the worker does not have, or that this worker does
-not implement, raises :class:`ProviderUnavailable` before the call starts.
+Offline providers are built here; cloud ones by :mod:`ori_worker.providers.cloud_stt` and
+:mod:`ori_worker.providers.cloud_tts` (and the LLMs below). Cloud services are imported
+lazily, so a worker that only runs offline bots never loads their SDKs. A provider that needs
+a key the worker does not have, that this worker does not implement, or whose options are
+wrong raises :class:`ProviderUnavailable` (:class:`ProviderOptionError` for options) before
+the call starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
-from pipecat.utils.types import NOT_GIVEN
-from pydantic import SecretStr
 
 from ori_contracts import (
     LlmConfig,
@@ -25,30 +25,22 @@ from ori_contracts import (
     TtsConfig,
     TtsProvider,
 )
+from ori_worker.providers import cloud_stt, cloud_tts
+from ori_worker.providers.common import (
+    ProviderKeys,
+    ProviderOptionError,
+    ProviderOptions,
+    ProviderUnavailable,
+)
 
-
-class ProviderUnavailable(RuntimeError):
-    """The bot asks for a provider this worker cannot run (no key, or not implemented)."""
-
-
-@dataclass(frozen=True)
-class ProviderKeys:
-    """The worker's provider credentials (from its settings)."""
-
-    deepgram: SecretStr | None = None
-    soniox: SecretStr | None = None
-    openai: SecretStr | None = None
-    google: SecretStr | None = None
-    elevenlabs: SecretStr | None = None
-    sarvam: SecretStr | None = None
-    cartesia: SecretStr | None = None
-
-    def require(self, name: str) -> str:
-        """The key for ``name``, or :class:`ProviderUnavailable` naming the variable."""
-        value: SecretStr | None = getattr(self, name)
-        if value is None:
-            raise ProviderUnavailable(f"{name} is configured but {name.upper()}_API_KEY is not set")
-        return value.get_secret_value()
+__all__ = [
+    "ProviderKeys",
+    "ProviderOptionError",
+    "ProviderUnavailable",
+    "make_llm",
+    "make_stt",
+    "make_tts",
+]
 
 
 def _delay_s(options: dict[str, Any]) -> float:
@@ -56,75 +48,39 @@ def _delay_s(options: dict[str, Any]) -> float:
     return float(value) / 1000 if isinstance(value, (int, float)) and value > 0 else 0.0
 
 
-def _str_option(options: dict[str, Any], name: str) -> str | None:
-    value = options.get(name)
-    return value if isinstance(value, str) and value else None
-
-
-def _keyterms(cfg: SttConfig) -> Any:
-    return list(cfg.phrases) if cfg.phrases else NOT_GIVEN
+def _refused_value(where: str, exc: ValueError) -> ProviderOptionError:
+    """A pipecat service refusing a setting (a model it does not know, ...) as an option error."""
+    return ProviderOptionError(f"{where}: {exc}")
 
 
 def make_stt(cfg: SttConfig, language: str, keys: ProviderKeys) -> STTService:
     """The speech-to-text service for ``cfg``."""
-    match cfg.provider:
-        case SttProvider.POCKETSPHINX:
-            from ori_worker.providers.pocketsphinx_stt import (  # noqa: PLC0415
-                PocketSphinxSTTService,
-                open_recogniser,
-            )
+    if cfg.provider is SttProvider.POCKETSPHINX:
+        from ori_worker.providers.pocketsphinx_stt import (  # noqa: PLC0415
+            PocketSphinxSTTService,
+            open_recogniser,
+        )
 
-            return PocketSphinxSTTService(
-                recogniser=open_recogniser(cfg.phrases),
-                language=language,
-                delay_s=_delay_s(cfg.options),
-            )
-        case SttProvider.DEEPGRAM:
-            from pipecat.services.deepgram.stt import DeepgramSTTService  # noqa: PLC0415
-
-            return DeepgramSTTService(
-                api_key=keys.require("deepgram"),
-                base_url=_str_option(cfg.options, "base_url") or "",
-                settings=DeepgramSTTService.Settings(
-                    model=cfg.model or "nova-3",
-                    language=language,
-                    keyterm=_keyterms(cfg),
-                ),
-            )
-        case SttProvider.DEEPGRAM_FLUX:
-            from pipecat.services.deepgram.flux.stt import DeepgramFluxSTTService  # noqa: PLC0415
-
-            url = _str_option(cfg.options, "url") or "wss://api.deepgram.com/v2/listen"
-            return DeepgramFluxSTTService(
-                api_key=keys.require("deepgram"),
-                url=url,
-                settings=DeepgramFluxSTTService.Settings(
-                    model=cfg.model or "flux-general-en",
-                    keyterm=_keyterms(cfg),
-                ),
-            )
-        case SttProvider.SONIOX:
-            from pipecat.services.soniox.stt import SonioxSTTService  # noqa: PLC0415
-
-            url = _str_option(cfg.options, "url") or "wss://stt-rt.soniox.com/transcribe-websocket"
-            return SonioxSTTService(
-                api_key=keys.require("soniox"),
-                url=url,
-                settings=SonioxSTTService.Settings(model=cfg.model or "stt-rt-v3"),
-            )
-        case SttProvider.OPENAI:
-            from pipecat.services.openai.stt import OpenAISTTService  # noqa: PLC0415
-
-            return OpenAISTTService(
-                api_key=keys.require("openai"),
-                base_url=_str_option(cfg.options, "base_url"),
-                settings=OpenAISTTService.Settings(model=cfg.model or "gpt-4o-transcribe"),
-            )
-    raise ProviderUnavailable(f"STT provider {cfg.provider} is not implemented by this worker")
+        return PocketSphinxSTTService(
+            recogniser=open_recogniser(cfg.phrases),
+            language=language,
+            delay_s=_delay_s(cfg.options),
+        )
+    builder = cloud_stt.BUILDERS.get(cfg.provider)
+    if builder is None:
+        raise ProviderUnavailable(f"STT provider {cfg.provider} is not implemented by this worker")
+    try:
+        return builder(cfg, language, keys)
+    except ValueError as exc:
+        raise _refused_value(f"stt {cfg.provider}", exc) from exc
 
 
 def make_llm(cfg: RuntimeConfig, keys: ProviderKeys) -> LLMService[Any]:
-    """The language-model service for ``cfg.llm`` (the system prompt travels in the context)."""
+    """The language-model service for ``cfg.llm`` (the system prompt travels in the context).
+
+    ``llm.base_url`` points OpenAI at any compatible server and Gemini at another host of
+    the Gemini API (its root, e.g. ``https://generativelanguage.googleapis.com/``).
+    """
     llm: LlmConfig = cfg.llm
     match llm.provider:
         case LlmProvider.SCRIPTED:
@@ -136,6 +92,7 @@ def make_llm(cfg: RuntimeConfig, keys: ProviderKeys) -> LLMService[Any]:
         case LlmProvider.OPENAI:
             from pipecat.services.openai.llm import OpenAILLMService  # noqa: PLC0415
 
+            ProviderOptions.check("llm openai", llm.options, ())
             return OpenAILLMService(
                 api_key=keys.require("openai"),
                 base_url=llm.base_url,
@@ -146,10 +103,13 @@ def make_llm(cfg: RuntimeConfig, keys: ProviderKeys) -> LLMService[Any]:
                 ),
             )
         case LlmProvider.GOOGLE:
+            from google.genai.types import HttpOptions  # noqa: PLC0415
             from pipecat.services.google.llm import GoogleLLMService  # noqa: PLC0415
 
+            ProviderOptions.check("llm google", llm.options, ())
             return GoogleLLMService(
                 api_key=keys.require("google"),
+                http_options=HttpOptions(base_url=llm.base_url) if llm.base_url else None,
                 settings=GoogleLLMService.Settings(
                     model=llm.model or "gemini-2.5-flash",
                     temperature=llm.temperature,
@@ -161,44 +121,16 @@ def make_llm(cfg: RuntimeConfig, keys: ProviderKeys) -> LLMService[Any]:
 
 def make_tts(cfg: TtsConfig, keys: ProviderKeys) -> TTSService:
     """The text-to-speech service for ``cfg``."""
-    match cfg.provider:
-        case TtsProvider.ESPEAK:
-            from ori_worker.providers.espeak_tts import EspeakTTSService  # noqa: PLC0415
+    if cfg.provider is TtsProvider.ESPEAK:
+        from ori_worker.providers.espeak_tts import EspeakTTSService  # noqa: PLC0415
 
-            return EspeakTTSService(
-                voice=cfg.voice or "en-us", speed=cfg.speed, delay_s=_delay_s(cfg.options)
-            )
-        case TtsProvider.ELEVENLABS:
-            from pipecat.services.elevenlabs.tts import ElevenLabsTTSService  # noqa: PLC0415
-
-            return ElevenLabsTTSService(
-                api_key=keys.require("elevenlabs"),
-                url=_str_option(cfg.options, "url") or "wss://api.elevenlabs.io",
-                settings=ElevenLabsTTSService.Settings(
-                    model=cfg.model or "eleven_flash_v2_5",
-                    voice=cfg.voice or "21m00Tcm4TlvDq8ikWAM",
-                    speed=cfg.speed,
-                ),
-            )
-        case TtsProvider.CARTESIA:
-            from pipecat.services.cartesia.tts import CartesiaTTSService  # noqa: PLC0415
-
-            return CartesiaTTSService(
-                api_key=keys.require("cartesia"),
-                url=_str_option(cfg.options, "url") or "wss://api.cartesia.ai/tts/websocket",
-                settings=CartesiaTTSService.Settings(
-                    model=cfg.model or "sonic-2",
-                    voice=cfg.voice or "71a7ad14-091c-4e8e-a314-022ece01c121",
-                ),
-            )
-        case TtsProvider.OPENAI:
-            from pipecat.services.openai.tts import OpenAITTSService  # noqa: PLC0415
-
-            return OpenAITTSService(
-                api_key=keys.require("openai"),
-                base_url=_str_option(cfg.options, "base_url"),
-                settings=OpenAITTSService.Settings(
-                    model=cfg.model or "gpt-4o-mini-tts", voice=cfg.voice or "alloy"
-                ),
-            )
-    raise ProviderUnavailable(f"TTS provider {cfg.provider} is not implemented by this worker")
+        return EspeakTTSService(
+            voice=cfg.voice or "en-us", speed=cfg.speed, delay_s=_delay_s(cfg.options)
+        )
+    builder = cloud_tts.BUILDERS.get(cfg.provider)
+    if builder is None:
+        raise ProviderUnavailable(f"TTS provider {cfg.provider} is not implemented by this worker")
+    try:
+        return builder(cfg, keys)
+    except ValueError as exc:
+        raise _refused_value(f"tts {cfg.provider}", exc) from exc

@@ -27,12 +27,25 @@ def ulaw_encode(pcm: bytes) -> bytes:
     return bytes((~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes())
 
 
-def ulaw_decode(data: bytes) -> bytes:
-    """G.711 mu-law to 16-bit PCM."""
-    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
+def _ulaw_table() -> np.ndarray:
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
     sign, exponent, mantissa = u & 0x80, (u >> 4) & 0x07, u & 0x0F
     mag = ((mantissa << 3) + _BIAS) << exponent
-    return bytes(np.where(sign != 0, _BIAS - mag, mag - _BIAS).astype(np.int16).tobytes())
+    return np.where(sign != 0, _BIAS - mag, mag - _BIAS).astype("<i2")
+
+
+_ULAW_TO_PCM = _ulaw_table()
+
+
+def ulaw_decode(data: bytes) -> bytes:
+    """G.711 mu-law to 16-bit PCM (one table look-up per sample)."""
+    return _ULAW_TO_PCM[np.frombuffer(data, dtype=np.uint8)].tobytes()
+
+
+@lru_cache(maxsize=4096)
+def ulaw_encode_cached(pcm: bytes) -> bytes:
+    """:func:`ulaw_encode`, remembered: a caller says the same frames in every call."""
+    return ulaw_encode(pcm)
 
 
 def level_dbfs(pcm: bytes) -> float:
@@ -42,6 +55,19 @@ def level_dbfs(pcm: bytes) -> float:
     x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
     rms = float(np.sqrt(np.mean(x * x)))
     return -120.0 if rms < 1.0 else 20.0 * float(np.log10(rms / 32768.0))
+
+
+def louder_than(pcm: bytes, dbfs: float) -> bool:
+    """Whether the RMS level of 16-bit PCM is above ``dbfs``.
+
+    The same as ``level_dbfs(pcm) > dbfs`` without the logarithm: the simulator asks this of
+    every frame it plays.
+    """
+    if not pcm:
+        return False
+    x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
+    floor = max(1.0, 32768.0 * 10 ** (dbfs / 20))
+    return float(x @ x) > floor * floor * x.size
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ori_worker.sim.audio import FRAME_BYTES, Utterance, level_dbfs, speak
+from ori_worker.sim.audio import FRAME_BYTES, Utterance, louder_than, speak
 from ori_worker.sim.carrier import PROTOCOLS, ROUTES, Carrier
 
 TICK_S = 0.02
@@ -77,6 +77,10 @@ class CallReport:
     bot_audio_s: float = 0.0
     clears: int = 0
     error: str | None = None
+    close_code: int | None = None
+    """The WebSocket close code, once the call is over (1013: the worker would not admit it)."""
+    close_reason: str = ""
+    """The close frame's reason (why a worker refused the call after accepting it)."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -91,6 +95,8 @@ class CallReport:
             "bot_audio_s": round(self.bot_audio_s, 3),
             "clears": self.clears,
             "error": self.error,
+            "close_code": self.close_code,
+            "close_reason": self.close_reason,
         }
 
 
@@ -143,8 +149,12 @@ class SimulatedCall:
         """Place the call and follow the script; never raises for call trouble."""
         started = time.monotonic()
         try:
-            async with connect(self.url, max_size=2**22, open_timeout=10) as ws:
+            # No permessage-deflate: carriers' media streams are not compressed, and
+            # deflating 50 audio messages a second costs both ends CPU for nothing.
+            async with connect(self.url, max_size=2**22, open_timeout=10, compression=None) as ws:
                 await self._converse(ws, started)
+            self.report.close_code = ws.close_code
+            self.report.close_reason = ws.close_reason or ""
         except InvalidStatus as exc:
             body = exc.response.body.decode(errors="replace") if exc.response.body else ""
             self.report.refused = f"HTTP {exc.response.status_code} {body}".strip()
@@ -209,7 +219,7 @@ class SimulatedCall:
             except ConnectionClosed:
                 return "bot"
             heard = self._play()
-            voiced = level_dbfs(heard) > VOICED_DBFS
+            voiced = louder_than(heard, VOICED_DBFS)
             if voiced:
                 self.report.bot_audio_s += TICK_S
             if state.advance(now, voiced, self.report, self._clear_times):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ori_worker.sim.audio import ulaw_decode, ulaw_encode
+from ori_worker.sim.audio import ulaw_decode, ulaw_encode_cached
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class TwilioCarrier:
 
     def media(self, pcm: bytes, seq: int) -> str:
         """A ``media`` event."""
-        payload = base64.b64encode(ulaw_encode(pcm)).decode()
+        payload = base64.b64encode(ulaw_encode_cached(pcm)).decode()
         media = {
             "track": "inbound",
             "chunk": str(seq),

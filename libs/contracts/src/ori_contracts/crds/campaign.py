@@ -173,16 +173,28 @@ class CampaignStatus(ContractModel):
         default=None, description="The dialler replica pacing the campaign now."
     )
     contacts_imported: int | None = Field(
-        default=None, description="Contacts the operator imported from the ConfigMap or Secret."
+        default=None,
+        description="Contacts the last import of the ConfigMap's or Secret's list added.",
+    )
+    contacts_skipped: int | None = Field(
+        default=None,
+        description="Rows of that list already in the campaign, left as they are.",
+    )
+    contacts_invalid_rows: int | None = Field(
+        default=None,
+        description="Rows of the current list the backend refused (nothing of it was "
+        "imported; condition `ContactsImported` names the first problems); 0 once imported.",
     )
     contacts_digest: str | None = Field(
         default=None,
-        description="SHA-256 of the imported CSV: contacts are imported once; a changed list "
-        "is reported, not re-imported (upload further contacts through the API).",
+        description="SHA-256 of the last list imported or refused. A list with another digest "
+        "is imported again: new rows are added, rows already in the campaign are skipped, rows "
+        "removed from the list stay in the campaign.",
     )
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="`Ready` (valid, references resolve) and `Synced` (backend up to date).",
+        description="`Ready` (valid, references resolve), `Synced` (backend up to date) and "
+        "`ContactsImported` (the ConfigMap's or Secret's current list is in the backend).",
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["type"],

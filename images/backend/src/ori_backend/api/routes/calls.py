@@ -97,13 +97,15 @@ async def read_recording(
     "",
     status_code=201,
     summary="Place one outbound call now",
-    responses=errors(403, 404, 503),
+    responses=errors(403, 404, 502, 503),
 )
 async def place_call(
     body: CallCreate, db: DbDep, redis: RedisDep, settings: SettingsDep, principal: DeveloperDep
 ) -> CallCreated:
     """Call `to_number` with a bot now (developer), on the worker with the most free capacity.
 
-    Answers 503 with `Retry-After` when no worker is free.
+    The chosen worker dials through LiveKit SIP and answers once the callee answers. Answers
+    502 when the dial fails (busy, no answer, rejected, no SIP service; the worker delivers the
+    call's `failed` result) and 503 with `Retry-After` when no worker is free.
     """
     return CallCreated(**await outbound.place_call(db, redis, settings, principal, body))

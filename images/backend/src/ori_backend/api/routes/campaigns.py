@@ -22,11 +22,13 @@ from ori_backend.services import campaigns, contact_import
 from ori_backend.services.uploads import MULTIPART_FILE, Upload, upload_chunks
 from ori_contracts.bot_spec import EXTERNAL_REF_PATTERN, BotManager
 from ori_contracts.campaign import (
+    EXISTING_CONTACTS_PARAM,
     IDEMPOTENCY_KEY_HEADER,
     IDEMPOTENCY_KEY_PATTERN,
     CampaignSpec,
     CampaignState,
     CampaignSyncResult,
+    ExistingContacts,
 )
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
@@ -46,6 +48,23 @@ IdempotencyKey = Annotated[
         pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Makes the import repeatable: the same key answers the first import's "
         "result (200, `replayed: true`) and imports nothing.",
+    ),
+]
+CreateKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Makes the create repeatable: the campaign's id derives from the key, and "
+        "the same key again answers that campaign (200) and creates nothing.",
+    ),
+]
+Existing = Annotated[
+    ExistingContacts,
+    Query(
+        alias=EXISTING_CONTACTS_PARAM,
+        description="A row whose number or id is already in the campaign: `error` refuses the "
+        "file, `skip` leaves that contact as it is and counts the row in `skipped`.",
     ),
 ]
 
@@ -74,11 +93,30 @@ async def list_campaigns(
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, summary="Create a campaign", responses=errors(403)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a campaign",
+    responses={**errors(403, 409), 200: {"description": "Created earlier with this key."}},
 )
-async def create_campaign(spec: CampaignSpec, db: DbDep, principal: DeveloperDep) -> CampaignPublic:
-    """Create a campaign in `draft` (developer); its bot must be in the workspace."""
-    return await _public(db, await campaigns.create(db, principal, spec))
+async def create_campaign(
+    spec: CampaignSpec,
+    db: DbDep,
+    principal: DeveloperDep,
+    response: Response,
+    key: CreateKey = None,
+) -> CampaignPublic:
+    """Create a campaign in `draft` (developer); its bot must be in the workspace.
+
+    With `Idempotency-Key` the campaign's id derives from the key (as a `Campaign` resource's
+    derives from its reference), so the same key again answers that campaign (200) and creates
+    nothing.
+    """
+    if key is None:
+        return await _public(db, await campaigns.create(db, principal, spec))
+    doc, created = await campaigns.create_once(db, principal, spec, key)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return await _public(db, doc)
 
 
 @router.put(
@@ -178,6 +216,7 @@ async def import_contacts(
     principal: DeveloperDep,
     settings: SettingsDep,
     key: IdempotencyKey = None,
+    existing: Existing = ExistingContacts.ERROR,
 ) -> ContactImported:
     """Stream a CSV (`Content-Type: text/csv`, or a multipart `file`) into the campaign.
 
@@ -186,10 +225,10 @@ async def import_contacts(
     """
     campaign = await campaigns.get_writable(db, principal, campaign_id)
     chunks = upload_chunks(request, settings.max_upload_mb * 1024 * 1024, Upload())
-    result = await contact_import.import_contacts(db, campaign, chunks, key=key)
-    if result["replayed"]:
+    result = await contact_import.import_contacts(db, campaign, chunks, key=key, existing=existing)
+    if result.replayed:
         response.status_code = status.HTTP_200_OK
-    return ContactImported(**result)
+    return ContactImported.model_validate(result.model_dump())
 
 
 @router.get("/{campaign_id}/contacts", summary="List contacts", responses=errors(403, 404))

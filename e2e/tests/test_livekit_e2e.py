@@ -1,0 +1,132 @@
+"""An inbound LiveKit SIP call end to end: livekit-server, worker, backend, all real.
+
+livekit-server posts its webhooks to the worker's ``/livekit/dispatch``. A SIP caller (a
+participant whose token makes it one, with the attributes LiveKit SIP and the number's
+dispatch rule set, since this livekit-server has no SIP service) joins a room; the worker's
+bot joins it, fetches the bot's config from the backend, talks, and the backend ends up with
+the call's one record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from livekit import api
+
+from ori_contracts import CallDirection, CallResult, TelephonyProvider, TranscriptRole
+from ori_contracts.wire import LIVEKIT_BOT_ATTRIBUTE
+from ori_e2e.servers import LiveKitServer, MongoServer, S3Server, free_port, start_livekit
+from ori_e2e.voice import (
+    BackendProcess,
+    BookingEndpoint,
+    bot_spec,
+    offline_bot,
+    start_backend,
+    start_worker,
+)
+from ori_worker.sim.caller import Line, Script
+from ori_worker.sim.livekit_call import LiveKitCall
+
+pytestmark = pytest.mark.e2e
+
+CALLER, DID = "+15550001111", "+15550002222"
+
+
+@pytest.fixture
+def booking() -> Iterator[BookingEndpoint]:
+    endpoint = BookingEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture
+def backend(
+    tmp_path: Path,
+    mongo_server: MongoServer,
+    mongo_db_name: str,
+    redis_url: str,
+    s3_server: S3Server,
+) -> Iterator[BackendProcess]:
+    process = start_backend(
+        tmp_path / "backend", mongo_server.url, mongo_db_name, redis_url, s3_server
+    )
+    yield process
+    process.stop()
+
+
+def sip_caller_token(server: LiveKitServer, room: str, bot_id: str) -> str:
+    """What LiveKit SIP would mint for a call to ``DID`` whose dispatch rule names ``bot_id``."""
+    attributes = {
+        "sip.phoneNumber": CALLER,
+        "sip.trunkPhoneNumber": DID,
+        "sip.callID": "SCL_e2e1",
+        LIVEKIT_BOT_ATTRIBUTE: bot_id,
+    }
+    token = api.AccessToken(server.api_key, server.api_secret).with_identity(f"sip_{CALLER}")
+    token = token.with_kind("sip").with_attributes(attributes).with_ttl(timedelta(minutes=5))
+    return token.with_grants(api.VideoGrants(room_join=True, room=room)).to_jwt()
+
+
+def wait_record(backend: BackendProcess, timeout: float = 15.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        calls = backend.calls()
+        ended = [c for c in calls if c.get("status") == "ended"]
+        if ended:
+            assert len(calls) == 1, calls
+            return backend.call(str(ended[0]["id"]))
+        time.sleep(0.2)
+    raise AssertionError(f"no ended call record within {timeout:g} s: {backend.calls()}")
+
+
+async def test_an_inbound_livekit_sip_call_ends_in_one_backend_record(
+    tmp_path: Path,
+    backend: BackendProcess,
+    booking: BookingEndpoint,
+    s3_server: S3Server,
+    s3_bucket: str,
+) -> None:
+    bot_id = backend.create_bot(bot_spec(offline_bot(booking.url)))
+    port = free_port()
+    livekit = start_livekit(
+        tmp_path / "livekit", webhook_urls=[f"http://127.0.0.1:{port}/livekit/dispatch"]
+    )
+    env = {
+        "LIVEKIT_URL": livekit.url,
+        "LIVEKIT_API_KEY": livekit.api_key,
+        "LIVEKIT_API_SECRET": livekit.api_secret,
+    }
+    worker = start_worker(
+        tmp_path / "worker",
+        s3_server,
+        s3_bucket,
+        config_url=backend.config_url,
+        extra_env=env,
+        port=port,
+    )
+    try:
+        token = sip_caller_token(livekit, "did-call-1", bot_id)
+        script = Script((Line("What time do you open"), Line("Goodbye")))
+        report = await LiveKitCall(livekit.url, token, script).run()
+        assert report.error is None and report.hung_up_by == "bot"
+        assert report.pickup_ms is not None and all(t.latency_ms for t in report.turns)
+        record = await asyncio.to_thread(wait_record, backend)
+        assert worker.pending_results() == []
+    finally:
+        worker.stop()
+        livekit.stop()
+    result = CallResult.model_validate(record["result"])
+    assert (result.bot_id, result.workspace_id) == (bot_id, backend.workspace_id)
+    assert (result.direction, result.telephony_provider) == (
+        CallDirection.INBOUND,
+        TelephonyProvider.LIVEKIT,
+    )
+    assert (result.from_number, result.to_number) == (CALLER, DID)
+    said = [t.text for t in result.transcript if t.role is TranscriptRole.USER]
+    assert said == ["what time do you open", "goodbye"]
+    assert result.recording is not None and result.recording.sample_rate_hz == 16000
