@@ -21,10 +21,11 @@ from typing import Any
 import httpx
 import pytest
 from minio import Minio
+from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
 from ori_backend.settings import BackendSettings
-from ori_contracts import CallOutcome, CallResult, FailureReason
+from ori_contracts import CallOutcome, CallResult, FailureReason, allocation, redis_keys
 from ori_e2e.backend import FLEET_SECRET, Account
 from ori_e2e.servers import LiveKitServer, S3Server
 from ori_e2e.voice import BookingEndpoint, WorkerProcess, offline_bot, start_worker
@@ -187,6 +188,36 @@ async def test_no_free_slot_is_a_clear_503_and_the_call_is_not_placed(
     assert (record.json()["status"], record.json()["direction"]) == ("not_placed", "outbound")
     await asyncio.to_thread(all_slots_free, workers)
     assert results_for(workers, call_id) == {}  # no worker was asked to dial it
+
+
+@pytest.mark.parametrize("fleet", [()], indirect=True)
+async def test_a_claimed_worker_that_refuses_is_given_back(
+    client: httpx.AsyncClient,
+    signup: Any,
+    bot_spec: Any,
+    workers: dict[str, WorkerProcess],
+    settings: BackendSettings,
+) -> None:
+    """The allocator hands out w-one, busy for real with a call Redis does not know of: the
+    worker refuses (409) before dialling, and the backend releases its claim."""
+    await asyncio.to_thread(all_slots_free, workers)
+    pool, worker_id = settings.fleet_pool, "w-one-registered"
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        beat = allocation.heartbeat(worker_id, pool, workers["w-one"].address)
+        await redis.eval(beat.script.source, len(beat.keys), *beat.keys, *beat.args)
+        account = await signup()
+        async with live_calls(workers["w-one"], 1):
+            answer, call_id = await place(client, account, bot_spec)
+        assert answer.status_code == 503, answer.text
+        assert "409" in answer.json()["message"]  # what w-one said, in the refusal list
+        registration = await redis.hgetall(redis_keys.worker(worker_id))
+        assert registration[b"state"] == b"idle", registration
+        assert await redis.get(redis_keys.call_claim(call_id)) is None
+        assert await redis.zscore(redis_keys.pool_idle_workers(pool), worker_id) is not None
+    finally:
+        await redis.delete(redis_keys.worker(worker_id), redis_keys.pool_idle_workers(pool))
+        await redis.aclose()
 
 
 async def test_unknown_bot_is_404(client: httpx.AsyncClient, signup: Any) -> None:

@@ -15,6 +15,7 @@ call it is marked ``not_placed`` and the request answers 503 with ``Retry-After`
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -74,14 +75,17 @@ async def place_call(
     )
     secret = settings.voxcore_secret.get_secret_value()
     refusals: list[str] = []
+    claim = await _claim(redis, settings.fleet_pool, call_id)
     async with httpx.AsyncClient() as http:
-        for url in await _candidates(redis, settings, call_id, http):
+        for url in await _candidates(claim, settings, http):
             answer = await _dial_out(http, url, request, secret)
             if answer is not None and answer.is_success:
                 return {"id": call_id, "status": "created", "worker": url}
             if answer is not None and answer.status_code == 502:
                 raise BadGateway(f"the call could not be placed: {_detail(answer)}")
             refusals.append(f"{url}: {_detail(answer)}")
+            if claim is not None and url == claim.url:
+                await _release(redis, settings.fleet_pool, claim, call_id)
     await db[COLLECTIONS["calls"]].update_one({"_id": call_id}, {"$set": {"status": "not_placed"}})
     tried = f" (refused: {'; '.join(refusals)})" if refusals else ""
     raise ServiceUnavailable(
@@ -90,25 +94,37 @@ async def place_call(
     )
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """The worker of ``FLEET_POOL`` this call claimed in Redis."""
+
+    worker_id: str
+    url: str
+
+
 async def _candidates(
-    redis: Redis, settings: BackendSettings, call_id: str, http: httpx.AsyncClient
+    claim: _Claimed | None, settings: BackendSettings, http: httpx.AsyncClient
 ) -> list[str]:
-    urls = []
-    claimed = await _claim(redis, settings.fleet_pool, call_id)
-    if claimed:
-        urls.append(claimed)
+    urls = [claim.url] if claim is not None else []
     hosts = await asyncio.gather(*(_free_slots(http, url) for url in settings.fleet_urls))
     urls += [url for free, url in sorted(hosts, key=lambda h: -h[0]) if free > 0]
     return urls
 
 
-async def _claim(redis: Redis, pool: str, call_id: str) -> str | None:
+async def _claim(redis: Redis, pool: str, call_id: str) -> _Claimed | None:
     call = allocation.claim(pool, call_id)
     script = redis.register_script(call.script.source)
     result = allocation.parse_claim(await script(keys=list(call.keys), args=list(call.args)))
-    if result.outcome in {allocation.ClaimOutcome.CLAIMED, allocation.ClaimOutcome.EXISTING}:
-        return f"http://{result.address}" if result.address else None
+    if result.ok and result.worker_id and result.address:
+        return _Claimed(worker_id=result.worker_id, url=f"http://{result.address}")
     return None
+
+
+async def _release(redis: Redis, pool: str, claim: _Claimed, call_id: str) -> None:
+    """Give back a claimed worker that refused the call before dialling."""
+    call = allocation.release(claim.worker_id, pool, call_id)
+    script = redis.register_script(call.script.source)
+    await script(keys=list(call.keys), args=list(call.args))
 
 
 async def _free_slots(http: httpx.AsyncClient, url: str) -> tuple[int, str]:
