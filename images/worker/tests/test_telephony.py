@@ -128,4 +128,28 @@ async def test_a_malformed_carrier_message_is_dropped_and_counted() -> None:
         {"event": "media", "media": {"payload": base64.b64encode(b"\xff" * 160).decode()}}
     )
     await serializer.setup(SETUP)
+    assert await serializer.deserialize(good) is None  # 20 ms: held for the next 20 ms
     assert isinstance(await serializer.deserialize(good), InputAudioRawFrame)
+
+
+async def test_caller_audio_enters_the_pipeline_in_40_ms_chunks_in_order() -> None:
+    serializer = TolerantSerializer(GenericPcmSerializer())
+    await serializer.setup(SETUP)
+    frames = [bytes([i]) * 320 for i in range(5)]  # five 20 ms messages at 8 kHz
+    out = [await serializer.deserialize(f) for f in frames]
+    assert [f is None for f in out] == [True, False, True, False, True]
+    chunks = [f for f in out if isinstance(f, InputAudioRawFrame)]
+    assert [c.audio for c in chunks] == [frames[0] + frames[1], frames[2] + frames[3]]
+    assert all(c.sample_rate == 8000 and c.num_channels == 1 for c in chunks)
+    dtmf = await serializer.deserialize(json.dumps({"event": "dtmf", "digit": "7"}))
+    assert isinstance(dtmf, InputDTMFFrame)  # control messages are never held back
+    long_message = bytes(960)  # 60 ms in one message passes at once
+    last = await serializer.deserialize(long_message)
+    assert isinstance(last, InputAudioRawFrame) and last.audio == frames[4] + long_message
+
+
+async def test_chunking_can_be_turned_off() -> None:
+    serializer = TolerantSerializer(GenericPcmSerializer(), chunk_ms=0)
+    await serializer.setup(SETUP)
+    frame = await serializer.deserialize(bytes(320))
+    assert isinstance(frame, InputAudioRawFrame) and len(frame.audio) == 320

@@ -15,6 +15,7 @@ from types import FrameType
 import uvicorn
 
 from ori_contracts.logs import configure_logging
+from ori_worker.memory import tune_allocator
 from ori_worker.settings import get_settings
 
 log = logging.getLogger("ori_worker")
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--uds", help="serve on this Unix socket instead (one per worker)")
     args = parser.parse_args(argv)
+    tune_allocator()  # before any thread starts
 
     settings = get_settings()
     configure_logging("ori-worker", settings.log_level)

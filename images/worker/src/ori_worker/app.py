@@ -96,7 +96,8 @@ def _prewarm() -> None:
 
     Imports the pipeline's modules and builds a VAD and a turn analyzer once (their ONNX
     runtimes initialise on first use), loads eSpeak and a PocketSphinx decoder, so the
-    first call picks up as fast as the later ones.
+    first call picks up as fast as the later ones; then freezes what is loaded
+    (:func:`ori_worker.memory.settle`).
     """
     from pipecat.processors.aggregators.llm_context import LLMContext  # noqa: PLC0415
     from pipecat.processors.aggregators.llm_response_universal import (  # noqa: PLC0415
@@ -108,6 +109,7 @@ def _prewarm() -> None:
 
     from ori_contracts import ScriptedLlmConfig  # noqa: PLC0415
     from ori_worker import analyzers, pipeline  # noqa: F401, PLC0415
+    from ori_worker.memory import settle  # noqa: PLC0415
     from ori_worker.providers import espeak_tts  # noqa: F401, PLC0415
     from ori_worker.providers.espeak_engine import espeak_engine  # noqa: PLC0415
     from ori_worker.providers.pocketsphinx_stt import prewarm  # noqa: PLC0415
@@ -123,6 +125,7 @@ def _prewarm() -> None:
     )
     espeak_engine().synthesize("ready")
     prewarm()
+    settle()
 
 
 def create_app(

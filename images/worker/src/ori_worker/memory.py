@@ -1,8 +1,15 @@
-"""Giving a finished call's memory back to the operating system.
+"""A worker's memory: glibc's allocator, the garbage collector, and giving memory back.
 
-A call allocates and frees many small buffers (audio frames, ONNX inputs). glibc keeps
-freed heap pages for reuse, so a worker's resident size would ratchet up call after call;
-``malloc_trim`` returns them, keeping the worker at its idle size between calls.
+* :func:`tune_allocator` (at start, before any thread): glibc gives each thread that
+  allocates its own heap ("arena", up to eight per core), and memory freed in one is not
+  reused by another. A worker's threads (the event loop, the turn model's, the STT's) need
+  no more than two.
+* :func:`settle` (once everything is loaded): what exists then (modules, classes, models:
+  about a million objects) lives as long as the process, so it is collected once and then
+  frozen (:func:`gc.freeze`): later collections, during calls and after each, skip it.
+* :func:`release_memory` (after each call): a call allocates and frees many small buffers
+  (audio frames, model inputs); glibc keeps freed heap pages for reuse, so a worker's
+  resident size would ratchet up call after call; ``malloc_trim`` returns them.
 """
 
 from __future__ import annotations
@@ -11,6 +18,10 @@ import ctypes
 import ctypes.util
 import gc
 from functools import lru_cache
+
+M_ARENA_MAX = -8
+"""glibc's ``mallopt`` parameter number for the arena limit."""
+ARENAS = 2
 
 
 @lru_cache(maxsize=1)
@@ -22,9 +33,28 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def release_memory() -> None:
-    """Collect garbage, then ask glibc to return free heap pages (a no-op elsewhere)."""
-    gc.collect()
+def tune_allocator(arenas: int = ARENAS) -> bool:
+    """Limit glibc to ``arenas`` heaps (as ``MALLOC_ARENA_MAX`` would); False elsewhere."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallopt"):
+        return False
+    return bool(libc.mallopt(M_ARENA_MAX, arenas))
+
+
+def _trim() -> None:
     libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
+
+
+def settle() -> None:
+    """Collect what start-up left behind, freeze the rest, return free pages."""
+    gc.collect()
+    gc.freeze()
+    _trim()
+
+
+def release_memory() -> None:
+    """Collect garbage, then ask glibc to return free heap pages (a no-op elsewhere)."""
+    gc.collect()
+    _trim()
