@@ -12,10 +12,8 @@ re-runs the sync on start and creates no second campaign and no second import.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +28,7 @@ from ori_e2e.backend import backend_env, create_api_key, run_backend, sign_up
 from ori_e2e.pytest_plugin import unique_name
 from ori_e2e.servers import KubeCluster, MongoServer
 from ori_e2e.toolcache import find_binary
+from ori_e2e.waiting import eventually
 from ori_operator.testing import CRDS_DIR, Kubectl, OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -46,19 +45,6 @@ class Backend:
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(f"{self.url}/api/v1{path}", headers=self.user, timeout=10)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], what: str, within_s: float = 30
-) -> T:
-    deadline = time.monotonic() + within_s
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ scripts the backend, dialler and worker use.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from ori_contracts.allocation import ClaimOutcome, WorkerState
 from ori_e2e.pytest_plugin import unique_name
 from ori_e2e.servers import KubeCluster
 from ori_e2e.toolcache import find_binary
+from ori_e2e.waiting import eventually
 from ori_operator.allocator import Allocator
 from ori_operator.kube import Kube
 from ori_operator.testing import Kubectl, OperatorProcess, WorkerSimulator
@@ -75,19 +75,6 @@ class Pool:
 
     def scale(self, replicas: int) -> None:
         self.kubectl.run("scale", f"fleetpool/{POOL}", f"--replicas={replicas}")
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], what: str, *, within_s: float = 30.0
-) -> T:
-    deadline = time.monotonic() + within_s
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture(scope="module")

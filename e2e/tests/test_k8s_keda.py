@@ -14,7 +14,7 @@ import contextlib
 import json
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,6 +30,7 @@ from ori_e2e.pytest_plugin import unique_name
 from ori_e2e.servers import KubeCluster, RedisServer
 from ori_e2e.servers.keda import KedaServer, start_keda
 from ori_e2e.toolcache import find_binary, pinned_version
+from ori_e2e.waiting import eventually
 from ori_operator.allocator import Allocator
 from ori_operator.kube import Kube
 from ori_operator.testing import (
@@ -264,16 +265,3 @@ async def _scaled_object(pool: Pool, **conditions: str) -> bool:
     found = pool.kubectl.json("get", "scaledobject", POOL)
     current = {c["type"]: c["status"] for c in found.get("status", {}).get("conditions", [])}
     return all(current.get(k) == v for k, v in conditions.items())
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], what: str, *, within_s: float = 30.0
-) -> T:
-    deadline = time.monotonic() + within_s
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what} (last: {last!r})")

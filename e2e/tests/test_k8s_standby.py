@@ -11,8 +11,7 @@ while nobody was acting.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ori_e2e.pytest_plugin import unique_name
 from ori_e2e.servers import KubeCluster
 from ori_e2e.toolcache import find_binary
+from ori_e2e.waiting import eventually
 from ori_operator.testing import Kubectl, OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -29,19 +29,6 @@ pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 PEERING, POOL = "ori-operator", "voice"
 LIFETIME_S = 10  # the keep-alive lifetime: the standby takes over within it (plus one pass)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], what: str, *, within_s: float = 30.0
-) -> T:
-    deadline = time.monotonic() + within_s
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what} (last: {last!r})")
 
 
 def metric(process: OperatorProcess, name: str, **labels: str) -> float:

@@ -10,13 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from types import FrameType
 
-import uvicorn
+# httpx imports its command-line tool (click, rich, pygments: about 5 MB) whenever those
+# happen to be installed; a worker never runs it, so it never loads it.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from ori_contracts.logs import configure_logging
-from ori_worker.memory import tune_allocator
-from ori_worker.settings import get_settings
+import uvicorn  # noqa: E402
+
+from ori_contracts.logs import configure_logging  # noqa: E402
+from ori_worker.memory import tune_allocator  # noqa: E402
+from ori_worker.settings import get_settings  # noqa: E402
 
 log = logging.getLogger("ori_worker")
 

@@ -13,6 +13,7 @@ from ori_contracts.call_result import (
     CallOutcome,
     CallResult,
     CallTimings,
+    CallTransfer,
     DispositionSource,
     EndedBy,
     FailureReason,
@@ -21,6 +22,7 @@ from ori_contracts.call_result import (
     Sentiment,
     TranscriptRole,
     TranscriptTurn,
+    TransferStatus,
 )
 from ori_contracts.ids import (
     E164,
@@ -106,6 +108,7 @@ __all__ = [
     "CallOutcome",
     "CallResult",
     "CallTimings",
+    "CallTransfer",
     "CampaignId",
     "Contact",
     "ContactId",
@@ -150,6 +153,7 @@ __all__ = [
     "TranscriptRole",
     "TranscriptTurn",
     "TransferCallTool",
+    "TransferStatus",
     "TtsConfig",
     "TtsProvider",
     "TurnConfig",

@@ -11,6 +11,8 @@ Outcome and failure rule:
   `idle_timeout`), saying which limit ended the call.
 * any other outcome: `failure_reason` is None.
 * `failure_detail` may be set only together with `failure_reason`.
+* `transfer` (what the carrier did with a `transfer_call`) is set only on outcome
+  `transferred`; its `error` is set exactly when its status is not `completed`.
 """
 
 from enum import StrEnum
@@ -20,7 +22,16 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 
 from ori_contracts.base import ContractModel, JsonObject, UtcDatetime, check_schema_version
 from ori_contracts.call_metrics import LatencyStats, ProviderUsage
-from ori_contracts.ids import E164, BotId, CallId, CampaignId, ContactId, WorkerId, WorkspaceId
+from ori_contracts.ids import (
+    E164,
+    BotId,
+    CallId,
+    CampaignId,
+    ContactId,
+    SipUri,
+    WorkerId,
+    WorkspaceId,
+)
 from ori_contracts.post_call import DispositionCode, QcRuleId, QcSeverity
 from ori_contracts.providers import TelephonyProvider
 from ori_contracts.runtime_config import CallDirection, RecordingChannels, RecordingFormat
@@ -32,6 +43,7 @@ __all__ = [
     "CallOutcome",
     "CallResult",
     "CallTimings",
+    "CallTransfer",
     "DispositionSource",
     "EndedBy",
     "FailureReason",
@@ -40,6 +52,7 @@ __all__ = [
     "Sentiment",
     "TranscriptRole",
     "TranscriptTurn",
+    "TransferStatus",
 ]
 
 CALL_RESULT_SCHEMA_VERSION: Final = 1
@@ -242,6 +255,36 @@ class DispositionSource(StrEnum):
     """Nothing else decided; the config's `default_disposition`."""
 
 
+class TransferStatus(StrEnum):
+    """What the carrier did with the bot's request to transfer the call."""
+
+    COMPLETED = "completed"
+    """The carrier took the call to the target."""
+    FAILED = "failed"
+    """The carrier was asked and refused, or could not be reached; see `error`."""
+    UNSUPPORTED = "unsupported"
+    """This call's carrier (or the worker's configuration) cannot transfer; see `error`."""
+
+
+class CallTransfer(ContractModel):
+    """The carrier side of a `transfer_call`: where to, and whether it happened."""
+
+    target: E164 | SipUri = Field(description="Where the call was to go: E.164 or SIP URI.")
+    status: TransferStatus = Field(description="What the carrier did.")
+    error: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Why the transfer did not happen; set exactly when status is not completed.",
+    )
+
+    @model_validator(mode="after")
+    def _error_matches_status(self) -> Self:
+        if (self.status is TransferStatus.COMPLETED) != (self.error is None):
+            raise ValueError("error is required unless the transfer completed, and only then")
+        return self
+
+
 class CallResult(ContractModel):
     """The complete record of one call; see the module docstring for its rules."""
 
@@ -303,6 +346,11 @@ class CallResult(ContractModel):
     latency: LatencyStats = Field(
         default_factory=LatencyStats, description="Per-turn latency and its percentiles."
     )
+    transfer: CallTransfer | None = Field(
+        default=None,
+        description="The carrier side of a transfer; outcome `transferred` only (None from "
+        "workers that predate it).",
+    )
 
     @field_validator("schema_version")
     @classmethod
@@ -322,6 +370,8 @@ class CallResult(ContractModel):
             raise ValueError(f"outcome '{outcome}' must not have a failure_reason")
         if self.failure_detail is not None and reason is None:
             raise ValueError("failure_detail needs a failure_reason")
+        if self.transfer is not None and outcome is not CallOutcome.TRANSFERRED:
+            raise ValueError(f"outcome '{outcome}' must not have a transfer")
         return self
 
     @model_validator(mode="after")
