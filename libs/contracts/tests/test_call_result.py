@@ -10,9 +10,11 @@ from ori_contracts import (
     CallOutcome,
     CallResult,
     CallTimings,
+    CallTransfer,
     FailureReason,
     TranscriptRole,
     TranscriptTurn,
+    TransferStatus,
 )
 from ori_contracts.testing import make_call_result
 
@@ -174,3 +176,26 @@ def test_recording_key_must_be_relative() -> None:
     document = _document()
     document["recording"]["object_key"] = "/abs/path.wav"
     _rejects(document, "recording.object_key")
+
+
+def test_a_transfer_is_reported_only_on_a_transferred_call() -> None:
+    transfer = {"target": "+14155550100", "status": "completed"}
+    done = CallResult.model_validate(_document(outcome="transferred", transfer=transfer))
+    assert done.transfer == CallTransfer(target="+14155550100", status=TransferStatus.COMPLETED)
+    _rejects(_document(outcome="completed", transfer=transfer), "must not have a transfer")
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [("completed", "Twilio said no"), ("failed", None), ("unsupported", None)],
+)
+def test_a_transfer_error_is_set_exactly_when_it_did_not_complete(
+    status: str, error: str | None
+) -> None:
+    transfer = {"target": "sip:desk@example.com", "status": status, "error": error}
+    _rejects(_document(outcome="transferred", transfer=transfer), "error is required unless")
+
+
+def test_a_transfer_target_is_a_number_or_a_sip_uri() -> None:
+    transfer = {"target": "front desk", "status": "failed", "error": "x"}
+    _rejects(_document(outcome="transferred", transfer=transfer), "target")
