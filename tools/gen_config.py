@@ -137,6 +137,10 @@ SERVICES = (
                 "LiveKit (SIP and widget calls)",
                 ("livekit_url", "livekit_api_key", "livekit_api_secret", "livekit_trunk_id"),
             ),
+            (
+                "Twilio (transfers and hang-ups of Twilio calls)",
+                ("twilio_account_sid", "twilio_auth_token", "twilio_api_base_url"),
+            ),
             ("Tracing (OpenTelemetry)", OTEL),
         ),
     ),

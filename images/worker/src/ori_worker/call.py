@@ -74,7 +74,10 @@ def _tool_event(event: ToolEvent) -> None:
 
 
 async def run_call(
-    facts: CallFacts, transport: BaseTransport, services: CallServices
+    facts: CallFacts,
+    transport: BaseTransport,
+    services: CallServices,
+    control: CallControl | None = None,
 ) -> CallResult:
     """Run one call on ``transport`` and return its result (never raises, except cancellation).
 
@@ -82,10 +85,11 @@ async def run_call(
         facts: What the carrier said about the call.
         transport: The call's media transport, not yet used by any pipeline.
         services: Shared clients and settings.
+        control: The call's end decision, when the transport's carrier side needs it too.
     """
     token = call_id_var.set(facts.call_id)
     metrics.ACTIVE_CALLS.inc()
-    state = _CallState(answered=_now())
+    state = _CallState(answered=_now(), control=control or CallControl())
     span = _tracer.start_span(
         "call",
         attributes={
@@ -123,6 +127,7 @@ async def run_call(
 @dataclass
 class _CallState:
     answered: datetime
+    control: CallControl
     cfg: RuntimeConfig | None = None
 
 
@@ -181,7 +186,7 @@ async def _converse(
     services: CallServices,
     state: _CallState,
 ) -> CallResult:
-    control = CallControl()
+    control = state.control
     recording_path = services.work_dir / f"{facts.call_id}.wav" if cfg.recording.enabled else None
     tools = ToolContext(
         cfg=cfg,

@@ -1,7 +1,8 @@
 """How a live call ends, decided once: the first reason to end wins.
 
 Tools (end_call, transfer_call, detected_voicemail), the caller hanging up, the call limits
-and errors all report here; the result is built from whatever was decided first.
+and errors all report here; the result is built from whatever was decided first. What the
+carrier then did with a transfer (``ori_worker.carrier_control``) is kept here too.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from ori_contracts import CallOutcome, EndedBy, FailureReason
+from ori_contracts import CallOutcome, CallTransfer, EndedBy, FailureReason
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ MAX_DURATION = CallEnd(CallOutcome.TIMEOUT, EndedBy.SYSTEM, FailureReason.MAX_DU
 IDLE_TIMEOUT = CallEnd(CallOutcome.TIMEOUT, EndedBy.SYSTEM, FailureReason.IDLE_TIMEOUT)
 
 
+class CarrierError(Exception):
+    """The carrier refused a call-control request or could not be reached (``str()``: why)."""
+
+
 def failed(reason: FailureReason, detail: str) -> CallEnd:
     """A failure end with a human-readable detail (no secrets)."""
     return CallEnd(CallOutcome.FAILED, EndedBy.SYSTEM, reason, detail[:2000])
@@ -42,6 +47,8 @@ class CallControl:
         self.end: CallEnd | None = None
         self.disposition: str | None = None
         self.transfer_target: str | None = None
+        self.transfer: CallTransfer | None = None
+        """What the carrier did with the transfer, once it was asked."""
         self.ending = asyncio.Event()
 
     def end_with(self, end: CallEnd) -> bool:

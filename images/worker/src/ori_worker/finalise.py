@@ -14,6 +14,7 @@ from ori_contracts import RecordingRef, RuntimeConfig
 from ori_worker import analysis_llm, post_call
 from ori_worker.call_control import CallControl, CallEnd
 from ori_worker.call_record import build_latency, build_transcript
+from ori_worker.carrier_control import settle_transfer
 from ori_worker.pricing import usage_rows
 from ori_worker.recording import object_key, upload_recording
 from ori_worker.result import Findings
@@ -75,7 +76,17 @@ class Finaliser:
             tts_characters=usage.tts_characters,
             call_s=max(0.0, t_end - t0),
         )
-        return Findings(transcript, recording, analysis, qc, disposition, source, rows, latency)
+        return Findings(
+            transcript,
+            recording,
+            analysis,
+            qc,
+            disposition,
+            source,
+            rows,
+            latency,
+            settle_transfer(control),
+        )
 
     async def _recording(self) -> RecordingRef | None:
         timeline = self.built.timeline

@@ -35,6 +35,12 @@ TOOL_DURATION = Histogram(
 MALFORMED_MEDIA = Counter(
     "ori_worker_malformed_media_total", "Carrier messages dropped as malformed.", ["telephony"]
 )
+CARRIER_ACTIONS = Counter(
+    "ori_worker_carrier_actions_total",
+    "Carrier call control (transfer, hang_up) by telephony and status: completed, failed, "
+    "unsupported.",
+    ["telephony", "action", "status"],
+)
 RESULT_DELIVERIES = Counter(
     "ori_worker_result_deliveries_total", "Result delivery attempts, by outcome.", ["outcome"]
 )

@@ -48,6 +48,7 @@ from pipecat.utils.types import NOT_GIVEN
 from ori_contracts import RuntimeConfig, TurnStrategy
 from ori_worker.analyzers import SharedSileroVAD, SharedSmartTurn
 from ori_worker.call_record import CallRecorder, StageNames
+from ori_worker.observers import CallObservers
 from ori_worker.providers.factory import ProviderKeys, make_llm, make_stt, make_tts
 from ori_worker.recording import BotTap, CallerAudioStop, CallerTap, StereoTimeline
 from ori_worker.tools import ToolContext, register_tools
@@ -189,7 +190,8 @@ def build_pipeline(
             enable_metrics=True,
             enable_usage_metrics=True,
         ),
-        observers=[recorder, latency],
+        # One observer queue for both, spared the caller's audio (see ori_worker.observers).
+        observers=[CallObservers([recorder, latency])],
         idle_timeout_secs=None,
         enable_rtvi=False,
         enable_tracing=deps.enable_tracing,

@@ -11,6 +11,7 @@ from ori_contracts import (
     CallOutcome,
     CallResult,
     CallTimings,
+    CallTransfer,
     DispositionSource,
     EndedBy,
     FailureReason,
@@ -49,6 +50,7 @@ class Findings:
     disposition_source: DispositionSource | None
     usage: list[ProviderUsage]
     latency: LatencyStats
+    transfer: CallTransfer | None = None
 
 
 def failure_before_config(
@@ -117,4 +119,5 @@ def call_result(
         disposition_source=found.disposition_source if found else None,
         usage=found.usage if found else [],
         latency=found.latency if found else LatencyStats(),
+        transfer=found.transfer if found else None,
     )

@@ -18,7 +18,9 @@ a call that reached it without a claim makes it busy there too, and one Redis re
 worker was claimed for another call, is draining or retired, or the call belongs to another
 worker) is closed with code 1013 (try again later) and the reason. An outbound call names
 its Ori ``call_id`` (and, when routed through the allocator, its ``token``) as query
-parameters or carrier custom parameters.
+parameters or carrier custom parameters. When the bot ends the call, the carrier side
+(:mod:`ori_worker.carrier_control`, wrapped around the serializer) transfers or hangs it up
+just before the stream closes.
 """
 
 from __future__ import annotations
@@ -40,12 +42,15 @@ from ori_contracts.allocation import InvalidCallToken, verify_call_token
 from ori_contracts.ids import ID_PATTERN
 from ori_worker import metrics
 from ori_worker.call import run_call
+from ori_worker.call_control import CallControl
+from ori_worker.carrier_control import CarrierEndSerializer, media_carrier
 from ori_worker.handover import hand_over
 from ori_worker.registration import admission_refusal
 from ori_worker.result import CallFacts
 from ori_worker.serializers import TolerantSerializer
 from ori_worker.slots import PENDING_PREFIX, NoFreeSlot
 from ori_worker.telephony import CarrierLeg, HandshakeError, make_serializer, read_handshake
+from ori_worker.twilio_calls import TwilioAccess
 
 if TYPE_CHECKING:
     from ori_worker.app import WorkerRuntime
@@ -141,8 +146,12 @@ async def _run(
     bot_id: str,
     started: datetime,
 ) -> None:
+    control = CallControl()
+    twilio = TwilioAccess.from_settings(runtime.settings)
+    carrier = media_carrier(leg, control, runtime.services.http, twilio)
     serializer = TolerantSerializer(
-        make_serializer(leg), lambda _: metrics.MALFORMED_MEDIA.labels(str(leg.provider)).inc()
+        CarrierEndSerializer(make_serializer(leg), carrier),
+        lambda _: metrics.MALFORMED_MEDIA.labels(str(leg.provider)).inc(),
     )
     transport = FastAPIWebsocketTransport(
         websocket,
@@ -163,7 +172,7 @@ async def _run(
         worker_id=runtime.worker_id,
         started_at=started,
     )
-    await hand_over(runtime, await run_call(facts, transport, runtime.services))
+    await hand_over(runtime, await run_call(facts, transport, runtime.services, control))
 
 
 @router.websocket("/ws/{bot_id}")

@@ -6,7 +6,7 @@ import socket
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AnyHttpUrl, AnyUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, AnyUrl, Field, SecretStr, field_validator, model_validator
 
 from ori_contracts.settings import (
     LogSettings,
@@ -70,6 +70,24 @@ class WorkerSettings(MinioSettings, SharedSecretSettings, LogSettings, OtelSetti
         "names one.",
         examples=["ST_xxxxxxxx"],
         json_schema_extra=when("calls are dialled out through LiveKit"),
+    )
+    twilio_account_sid: str | None = Field(
+        None,
+        description="Twilio account SID the worker transfers and hangs up Twilio calls with "
+        "(REST API). Unset: a transfer_call on a Twilio call is reported unsupported, and a "
+        "call the bot ends just closes its media stream.",
+        pattern=r"^AC[0-9a-fA-F]{32}$",
+        json_schema_extra=when("bots transfer Twilio calls"),
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        None,
+        description="Auth token of TWILIO_ACCOUNT_SID (set both or neither). Keep secret.",
+        json_schema_extra=when("bots transfer Twilio calls"),
+    )
+    twilio_api_base_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://api.twilio.com"),
+        description="Root of Twilio's REST API (a regional edge such as "
+        "https://api.dublin.ie1.twilio.com, or a stand-in in tests).",
     )
     otel_service_name: str = Field(
         "voice-fleet",
@@ -154,6 +172,17 @@ class WorkerSettings(MinioSettings, SharedSecretSettings, LogSettings, OtelSetti
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("twilio_account_sid", "twilio_auth_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _twilio_pair(self) -> WorkerSettings:
+        if (self.twilio_account_sid is None) != (self.twilio_auth_token is None):
+            raise ValueError("set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN together, or neither")
+        return self
 
     @property
     def resolved_worker_id(self) -> str:

@@ -4,6 +4,10 @@ Each VAD-delimited utterance is decoded at 16 kHz by PocketSphinx's bundled en-u
 phrases (``SttConfig.phrases``) the decoder uses a JSGF grammar whose sentences are those
 phrases, which makes it exact on clear speech; without phrases it falls back to the bundled
 trigram language model (slow and rough on telephone audio).
+
+A grammar decoder knows only the words of its phrases: they are looked up in the bundled
+dictionary (134,000 words, about 22 MB once loaded) and added to a decoder that starts with
+none, so a worker does not hold the whole dictionary for a dozen words.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
+import tempfile
 import threading
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import soxr
@@ -23,7 +30,7 @@ from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.utils.time import time_now_iso8601
-from pocketsphinx import Decoder
+from pocketsphinx import Decoder, get_model_path
 
 from ori_worker.providers.service_settings import complete
 
@@ -113,15 +120,56 @@ _pool_lock = threading.Lock()
 _idle: list[Recogniser] = []
 
 
+_DICTIONARY = Path(get_model_path()) / "en-us" / "cmudict-en-us.dict"
+_pronunciations: dict[str, list[tuple[str, str]]] = {}
+"""Dictionary entries (``word`` or ``word(2)``, phones) of the words looked up so far."""
+
+
+def pronunciations(words: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """The bundled dictionary's entries for ``words``, alternatives included.
+
+    Unknown words are left out. Words not looked up before cost one pass over the file.
+    """
+    wanted = set(words)
+    missing = sorted(wanted - _pronunciations.keys())
+    if missing:
+        found: dict[str, list[tuple[str, str]]] = {w: [] for w in missing}
+        names = b"|".join(re.escape(w.encode()) for w in missing)
+        entry = re.compile(rb"^((" + names + rb")(?:\(\d+\))?) ([^\n]+)$", re.MULTILINE)
+        for match in entry.finditer(_DICTIONARY.read_bytes()):
+            found[match[2].decode()].append((match[1].decode(), match[3].decode().strip()))
+        with _pool_lock:
+            _pronunciations.update(found)
+    return {w: _pronunciations[w] for w in wanted if _pronunciations[w]}
+
+
 def _new_decoder(with_lm: bool) -> Decoder:
     """A decoder at 16 kHz, with half-bit dither from a fixed seed.
 
     Exact digital silence (synthetic audio, muted legs) otherwise skews the live cepstral mean
-    and spoils the utterances after it; the fixed seed keeps recognition reproducible.
+    and spoils the utterances after it; the fixed seed keeps recognition reproducible. A
+    grammar decoder starts with an empty dictionary (see the module docstring).
     """
     if with_lm:
         return Decoder(samprate=MODEL_RATE_HZ, loglevel="FATAL", dither=True, seed=11)
-    return Decoder(samprate=MODEL_RATE_HZ, lm=None, loglevel="FATAL", dither=True, seed=11)
+    fd, empty = tempfile.mkstemp(prefix="ori-dict-", suffix=".dict")
+    os.close(fd)
+    try:
+        return Decoder(
+            samprate=MODEL_RATE_HZ, lm=None, dict=empty, loglevel="FATAL", dither=True, seed=11
+        )
+    finally:
+        Path(empty).unlink(missing_ok=True)
+
+
+def _teach(decoder: Decoder, words: set[str]) -> list[str]:
+    """Add the words ``decoder`` lacks from the bundled dictionary; returns unknown words."""
+    new = {w for w in words if decoder.lookup_word(w) is None}
+    known = pronunciations(new)
+    entries = [entry for w in sorted(known) for entry in known[w]]
+    for i, (name, phones) in enumerate(entries):
+        decoder.add_word(name, phones, update=i == len(entries) - 1)
+    return sorted(new - known.keys())
 
 
 def prewarm() -> None:
@@ -147,8 +195,7 @@ def open_recogniser(phrases: Sequence[str]) -> Recogniser:
         pooled = _idle.pop() if _idle else None
     recogniser = pooled or Recogniser(_new_decoder(with_lm=False), frozenset())
     decoder = recogniser.decoder
-    words = {w for p in phrases for w in normalise_phrase(p).split()}
-    unknown = sorted(w for w in words if decoder.lookup_word(w) is None)
+    unknown = _teach(decoder, {w for p in phrases for w in normalise_phrase(p).split()})
     if unknown:
         release(recogniser)
         raise GrammarError(f"words not in the PocketSphinx dictionary: {', '.join(unknown)}")
