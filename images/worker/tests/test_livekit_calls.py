@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import os
+import sys
 import wave
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -248,3 +251,38 @@ async def test_a_dial_out_without_a_sip_service_fails_clearly_with_one_result(
     assert "LiveKit refused the dial-out" in (result.failure_detail or "")
     assert (await asyncio.to_thread(worker.health))["free"] == 1
     assert f"ori-{call_id}" not in await rooms(livekit_server)
+
+
+async def test_ori_sim_places_a_widget_call_over_livekit(
+    worker_factory: WorkerFactory,
+    booking: BookingEndpoint,
+    livekit_server: LiveKitServer,
+    tmp_path: Path,
+) -> None:
+    worker = worker_factory(config=offline_bot(booking.url), extra_env=livekit_env(livekit_server))
+    report_path = tmp_path / "sim.json"
+    argv = ["--url", worker.url, "--protocol", "livekit", "--line", "Goodbye"]
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ori_worker.sim", *argv, "--json", str(report_path),
+        env={**os.environ, "VOXCORE_SECRET": SECRET},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(sim.communicate(), 60)
+    assert sim.returncode == 0, output.decode()
+    (call,) = json.loads(report_path.read_text())["calls"]
+    assert call["protocol"] == "livekit" and call["pickup_ms"] is not None, call
+    result = await one_result(worker)
+    assert result.call_id == call["call_id"]
+    assert result.telephony_provider == TelephonyProvider.LIVEKIT
+
+
+async def test_ori_sim_over_livekit_needs_the_fleet_secret() -> None:
+    argv = ["--url", "http://127.0.0.1:9", "--protocol", "livekit"]
+    env = {k: v for k, v in os.environ.items() if k != "VOXCORE_SECRET"}
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ori_worker.sim", *argv, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(sim.communicate(), 30)
+    assert sim.returncode == 1
+    assert b"--protocol livekit needs --secret" in output

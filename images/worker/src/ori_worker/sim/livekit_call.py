@@ -14,8 +14,15 @@ import asyncio
 import contextlib
 import time
 
+import httpx
 from livekit import rtc
 
+from ori_contracts.wire import (
+    LIVEKIT_WIDGET_PATH,
+    LiveKitWidgetRequest,
+    LiveKitWidgetSession,
+    bearer,
+)
 from ori_worker.sim.audio import FRAME_BYTES, FRAME_SAMPLES, RATE_HZ, level_dbfs, speak
 from ori_worker.sim.caller import TICK_S, VOICED_DBFS, CallReport, Script, _State
 
@@ -106,3 +113,28 @@ class LiveKitCall:
             if state.advance(now, voiced, self.report, []):
                 return "caller"
             tick += 1
+
+
+async def widget_call(
+    worker_url: str, bot_id: str, script: Script, *, secret: str, timeout_s: float = 10.0
+) -> CallReport:
+    """Open a widget call on a worker (``POST /livekit/widget``) and follow ``script`` in it.
+
+    A refusal (busy, no LiveKit, bad secret) is reported in ``refused``, never raised.
+    """
+    body = LiveKitWidgetRequest(bot_id=bot_id).model_dump(mode="json", exclude_none=True)
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as http:
+            answer = await http.post(
+                f"{worker_url.rstrip('/')}{LIVEKIT_WIDGET_PATH}", json=body, headers=bearer(secret)
+            )
+    except httpx.HTTPError as exc:
+        report = CallReport(call_id="", protocol="livekit")
+        report.error = f"{type(exc).__name__}: {exc}"
+        return report
+    if answer.status_code != 201:
+        report = CallReport(call_id="", protocol="livekit")
+        report.refused = f"HTTP {answer.status_code} {answer.text}".strip()
+        return report
+    session = LiveKitWidgetSession.model_validate(answer.json())
+    return await LiveKitCall(session.url, session.token, script, call_id=session.call_id).run()
