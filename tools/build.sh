@@ -199,6 +199,33 @@ build_keda() {
   finish "$tmp" "$dest"
 }
 
+# Tilt (only `tilt alpha tiltfile-result`, which evaluates the Tiltfile without Docker, is used
+# here). Its go.mod has `replace` lines, so like KEDA it is built as the main module from a copy
+# of the downloaded module. The module proxy serves some tags only (v0.37.6 yes, v0.36.3 no).
+# Needs a C compiler (gcc).
+build_tilt() {
+  local dest; dest=$(key tilt "$TILT_VERSION")
+  [[ -f $dest/.done ]] && return 0
+  log "building tilt $TILT_VERSION"
+  local tmp; tmp=$(mktemp -d "$cache/.tilt.XXXX")
+  local moddir
+  moddir=$(go mod download -json "github.com/tilt-dev/tilt@$TILT_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  cp -r "$moddir" "$tmp/src"
+  chmod -R u+w "$tmp/src"
+  # v0.37.6's go.sum records a zip hash for docker/buildx v0.32.1 that neither the module proxy
+  # nor the checksum database (sum.golang.org) has; without the line, Go checks it there instead.
+  sed -i '\#^github.com/docker/buildx v0.32.1 h1:Zlau3oApu/xjwgRsOc4YLcnmpHUsCXOH1GR6KlOhTME=$#d' \
+    "$tmp/src/go.sum"
+  (
+    cd "$tmp/src"
+    # cgo, as Tilt's own release builds: its Starlark language server parses with tree-sitter (C).
+    CGO_ENABLED=1 go build -mod=mod -tags osusergo -o "$tmp/bin/tilt" \
+      -ldflags "$strip_flags -X main.version=${TILT_VERSION#v}" ./cmd/tilt
+  )
+  rm -rf "$tmp/src"
+  finish "$tmp" "$dest"
+}
+
 # Debian packages: the servers the distribution already ships at a usable version.
 install_debian() {
   local missing=()
@@ -230,7 +257,7 @@ manifest() {
   printf '%-12s %-40s %s\n' nginx "$(/usr/sbin/nginx -v 2>&1 | awk -F/ '{print $2}')" /usr/sbin/nginx
 }
 
-all=(debian helm kwok etcd ferretdb minio kubernetes livekit keda)
+all=(debian helm kwok etcd ferretdb minio kubernetes livekit keda tilt)
 if [[ ${1:-} == --print ]]; then manifest; exit 0; fi
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all[@]}")
@@ -239,7 +266,7 @@ t0=$SECONDS
 for t in "${targets[@]}"; do
   case $t in
     debian) timed debian install_debian ;;
-    helm | kwok | etcd | ferretdb | minio | kubernetes | livekit | keda) timed "$t" "build_$t" ;;
+    helm | kwok | etcd | ferretdb | minio | kubernetes | livekit | keda | tilt) timed "$t" "build_$t" ;;
     *) die "unknown tool '$t' (known: ${all[*]})" ;;
   esac
 done

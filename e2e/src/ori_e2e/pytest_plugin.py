@@ -8,7 +8,7 @@ the session's tmp dir, and stop it when the session ends:
 * ``s3_server`` (:class:`~ori_e2e.servers.S3Server`, MinIO)
 * ``kube`` (:class:`~ori_e2e.servers.KubeCluster`, control plane with 2 kwok nodes)
 * ``livekit_server`` (:class:`~ori_e2e.servers.LiveKitServer`, a loopback SFU, no SIP service)
-* ``nginx_binary``, ``helm_binary`` (paths of the pinned executables)
+* ``nginx_binary``, ``helm_binary``, ``tilt_binary`` (paths of the pinned executables)
 
 Per-test isolation: ``redis_url`` (a flushed database of its own), ``mongo_db_name`` (a unique
 database name) and ``s3_bucket`` (a new, empty bucket). A server that cannot start fails the
@@ -49,6 +49,7 @@ __all__ = [
     "redis_url",
     "s3_bucket",
     "s3_server",
+    "tilt_binary",
     "unique_name",
 ]
 
@@ -195,6 +196,12 @@ def nginx_binary() -> Path:
 def helm_binary() -> Path:
     """The helm executable built at the version tools/versions.env pins."""
     return _binary_or_fail("helm")
+
+
+@pytest.fixture(scope="session")
+def tilt_binary() -> Path:
+    """The tilt executable built at the version tools/versions.env pins."""
+    return _binary_or_fail("tilt")
 
 
 # ------------------------------------------------------------------------------------ per test

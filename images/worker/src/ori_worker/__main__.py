@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from types import FrameType
 
+# Before anything imports numpy or httpx. One call per process: numpy's OpenBLAS would
+# start a thread (and a buffer) per core of the host for matrix work a call never does.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # httpx imports its command-line tool (click, rich, pygments: about 5 MB) whenever those
 # happen to be installed; a worker never runs it, so it never loads it.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ every frame, through a queue and a task of its own. The caller's audio is most o
 frames (one per processor per 40 ms), and none of the call's observers (the recorder, the
 latency observer) looks at it. :class:`CallObservers` puts them behind one queue, drops the
 caller's audio there, and passes "frame processed" events only to observers that handle
-them: a third less CPU per idle call.
+them: about 7 % less CPU in an idle call than two observers of their own.
 """
 
 from __future__ import annotations
