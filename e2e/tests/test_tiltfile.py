@@ -316,9 +316,12 @@ def test_what_tilt_applies_passes_the_api_servers_dry_run(
     ]
     for obj in rest:  # Tilt deploys into the kubeconfig's namespace; this test into its own
         obj["metadata"].pop("namespace", None)
+    # Cluster-scoped objects (the operator's ClusterRoleBinding) may already exist from another
+    # test's `helm install` on this shared control plane; a dry run may take them over harmlessly.
     out = cluster.in_namespace(namespace).run(
-        "apply", "--dry-run=server", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(rest)
-    )
+        "apply", "--dry-run=server", "--server-side", "--force-conflicts", "-f", "-",
+        stdin=yaml.safe_dump_all(rest),
+    )  # fmt: skip
     assert "fleetpool.ori.dev/default serverside-applied (server dry run)" in out
     assert "deployment.apps/ori-operator serverside-applied (server dry run)" in out
     assert ("scaledobject.keda.sh/default" in out) == ("--keda" in flags)

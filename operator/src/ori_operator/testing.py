@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from ori_contracts.allocation import WorkerState
 from ori_contracts.crds import FLEETPOOL_LABEL, GROUP, RESOURCES
 from ori_operator.allocator import Allocator
@@ -136,6 +138,8 @@ class WorkerSimulator:
         self.port = port
         self.states: dict[str, WorkerState | None] = {}
         self.seen_pods: set[str] = set()
+        self.missed_beats: list[str] = []
+        """Beats skipped because Redis could not be reached (for diagnostics)."""
 
     async def beat_once(self) -> None:
         """Heartbeat every live pod of the pool once."""
@@ -157,9 +161,16 @@ class WorkerSimulator:
             self.states[name] = await self.allocator.heartbeat(name, self.pool, address, call)
 
     async def run(self, stop: asyncio.Event, interval_s: float = 0.3) -> None:
-        """Heartbeat until `stop` is set."""
+        """Heartbeat until `stop` is set.
+
+        A beat that cannot reach Redis is skipped and kept in `missed_beats`, as a real
+        worker's would be: registrations outlive a few missed beats (their TTL).
+        """
         while not stop.is_set():
-            await self.beat_once()
+            try:
+                await self.beat_once()
+            except RedisError as error:
+                self.missed_beats.append(repr(error))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
 
