@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import gc
+import time
 from typing import Any
 
 import pytest
-from pipecat.frames.frames import InputAudioRawFrame, TextFrame
+from pipecat.frames.frames import InputAudioRawFrame, TextFrame, VADUserStartedSpeakingFrame
 from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from ori_worker import memory
+from ori_worker.call_record import CallRecorder, Kind
 from ori_worker.observers import CallObservers
 from ori_worker.providers.pocketsphinx_stt import open_recogniser, pronunciations
+from ori_worker.recording import AudioLag, CallerAudioStop
 
 pytestmark = pytest.mark.unit
 
@@ -105,3 +108,18 @@ def test_settling_freezes_what_start_up_left_and_release_still_collects() -> Non
     finally:
         gc.unfreeze()
     assert memory.tune_allocator() is True  # glibc (Linux) in this project's images
+
+
+async def test_speech_events_are_placed_where_the_caller_said_them_despite_a_lagging_stt() -> None:
+    lag = AudioLag()
+    stop = CallerAudioStop(lag)
+    audio = InputAudioRawFrame(b"\0\0" * 320, 16000, 1)
+    audio.metadata["ori_heard_at"] = time.monotonic() - 0.5  # heard half a second ago
+    await stop.process_frame(audio, FrameDirection.DOWNSTREAM)
+    assert 0.5 <= lag.seconds < 1.5
+
+    recorder = CallRecorder(vad_start_s=0.2, lag=lag)
+    before = time.monotonic()
+    await recorder.on_push_frame(pushed(VADUserStartedSpeakingFrame()))
+    start = recorder.last(Kind.USER_SPEECH_START)
+    assert start is not None and start.at < before - 0.69  # 0.5 s lag + 0.2 s VAD onset

@@ -39,6 +39,7 @@ from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.processors.frame_processor import FrameDirection
 
 from ori_contracts import LatencyStats, TranscriptRole, TranscriptTurn, TurnLatency
+from ori_worker.recording import AudioLag
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class CallRecorder(BaseObserver):
 
     vad_start_s: float = 0.2
     vad_stop_s: float = 0.2
+    lag: AudioLag = field(default_factory=AudioLag)
     events: list[Event] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     ttfb_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -105,9 +107,9 @@ class CallRecorder(BaseObserver):
             return
         now = time.monotonic()
         if isinstance(frame, VADUserStartedSpeakingFrame):
-            self.add(Kind.USER_SPEECH_START, now - self.vad_start_s)
+            self.add(Kind.USER_SPEECH_START, now - self.lag.seconds - self.vad_start_s)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self.add(Kind.USER_SPEECH_STOP, now - self.vad_stop_s)
+            self.add(Kind.USER_SPEECH_STOP, now - self.lag.seconds - self.vad_stop_s)
         elif isinstance(frame, TranscriptionFrame):
             self.add(Kind.TRANSCRIPT, now, text=frame.text)
         elif (

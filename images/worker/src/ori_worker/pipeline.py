@@ -50,7 +50,7 @@ from ori_worker.analyzers import SharedSileroVAD, SharedSmartTurn
 from ori_worker.call_record import CallRecorder, StageNames
 from ori_worker.observers import CallObservers
 from ori_worker.providers.factory import ProviderKeys, make_llm, make_stt, make_tts
-from ori_worker.recording import BotTap, CallerAudioStop, CallerTap, StereoTimeline
+from ori_worker.recording import AudioLag, BotTap, CallerAudioStop, CallerTap, StereoTimeline
 from ori_worker.tools import ToolContext, register_tools
 
 PIPELINE_SAMPLE_RATE_HZ = 8000
@@ -164,7 +164,8 @@ def build_pipeline(
             vad_analyzer=vad, user_turn_strategies=turn_strategies(cfg)
         ),
     )
-    recorder = CallRecorder(vad_start_s=cfg.vad.start_s, vad_stop_s=cfg.vad.stop_s)
+    lag = AudioLag()
+    recorder = CallRecorder(vad_start_s=cfg.vad.start_s, vad_stop_s=cfg.vad.stop_s, lag=lag)
     user, assistant = aggregators.user(), aggregators.assistant()
     user.add_event_handler("on_user_turn_stopped", recorder.on_user_turn_stopped)
     timeline = (
@@ -172,10 +173,8 @@ def build_pipeline(
         if deps.recording_path is not None
         else None
     )
-    processors: list[Any] = [transport.input()]
-    if timeline is not None:
-        processors.append(CallerTap(timeline))
-    processors += [stt, user, CallerAudioStop(), llm, tts, transport.output()]
+    processors: list[Any] = [transport.input(), CallerTap(timeline)]
+    processors += [stt, user, CallerAudioStop(lag), llm, tts, transport.output()]
     if timeline is not None:
         processors.append(BotTap(timeline))
     processors.append(assistant)

@@ -12,7 +12,8 @@ costs no memory.
 
 :class:`CallerTap` (after the input transport) and :class:`BotTap` (after the output
 transport) feed the timeline from the pipeline; :func:`upload_recording` puts the file in
-object storage.
+object storage. :class:`CallerAudioStop` measures how far the VAD and STT run behind the
+caller's audio (:class:`AudioLag`), so speech events land where they are in the recording.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from ori_contracts import RecordingChannels, RecordingFormat, RecordingRef
 
 _FLUSH_EVERY_S = 1.0
+_HEARD_AT = "ori_heard_at"
+
+
+@dataclass
+class AudioLag:
+    """How long the caller's latest audio took from the input to the end of the user aggregator.
+
+    On a loaded host the STT and VAD fall behind real time; an event they raise happened
+    ``seconds`` earlier in the caller's audio (and in the recording) than it was observed.
+    """
+
+    seconds: float = 0.0
 
 
 class StereoTimeline:
@@ -124,17 +137,23 @@ class StereoTimeline:
 
 
 class CallerTap(FrameProcessor):
-    """Records the caller's audio into a :class:`StereoTimeline` (placed after the input)."""
+    """Stamps caller audio with its arrival and records it (placed after the input).
 
-    def __init__(self, timeline: StereoTimeline, **kwargs: Any) -> None:
+    Without a timeline (recording off) it only stamps.
+    """
+
+    def __init__(self, timeline: StereoTimeline | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.timeline = timeline
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        """Record caller audio, then pass the frame on."""
+        """Stamp and record caller audio, then pass the frame on."""
         await super().process_frame(frame, direction)
-        if isinstance(frame, InputAudioRawFrame) and not self.timeline.closed:
-            self.timeline.add_caller(frame.audio)
+        if isinstance(frame, InputAudioRawFrame):
+            now = time.monotonic()
+            frame.metadata[_HEARD_AT] = now
+            if self.timeline is not None and not self.timeline.closed:
+                self.timeline.add_caller(frame.audio, now)
         await self.push_frame(frame, direction)
 
 
@@ -160,14 +179,24 @@ class CallerAudioStop(FrameProcessor):
     """Stops the caller's audio frames once the VAD, STT and turn detection have seen them.
 
     Nothing after the user aggregator uses them, and each processor they would still pass
-    (LLM, TTS, output, recorder, assistant aggregator) costs CPU 50 times a second.
+    (LLM, TTS, output, recorder, assistant aggregator) costs CPU 50 times a second. On the
+    way out it updates ``lag``: the aggregator pushes each audio frame just before the VAD
+    events that frame raises, so the lag measured here is the lag of those events.
     """
+
+    def __init__(self, lag: AudioLag | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lag = lag if lag is not None else AudioLag()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Drop caller audio going downstream; pass everything else on."""
         await super().process_frame(frame, direction)
         if not (isinstance(frame, InputAudioRawFrame) and direction is FrameDirection.DOWNSTREAM):
             await self.push_frame(frame, direction)
+            return
+        heard_at = frame.metadata.get(_HEARD_AT)
+        if heard_at is not None:
+            self.lag.seconds = max(0.0, time.monotonic() - heard_at)
 
 
 @dataclass(frozen=True)
