@@ -178,15 +178,21 @@ GO
 # KEDA pins its dependencies with `replace` lines (k8s.io/*, controller-runtime, prometheus),
 # which `go install` ignores, so it is built as the main module from its own go.mod and go.sum
 # (a copy of the downloaded module). Cold: ~19 min wall on 2 shared cores, 2.3 GB peak RSS.
+# module_copy <module@version> <dir>: a writable copy of a downloaded Go module, to build as
+# the main module (only then do its go.mod's `replace` lines apply).
+module_copy() {
+  local moddir
+  moddir=$(go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  cp -r "$moddir" "$2"
+  chmod -R u+w "$2"
+}
+
 build_keda() {
   local dest; dest=$(key keda "$KEDA_VERSION")
   [[ -f $dest/.done ]] && return 0
   log "building keda-operator and keda-adapter $KEDA_VERSION"
   local tmp; tmp=$(mktemp -d "$cache/.keda.XXXX")
-  local moddir
-  moddir=$(go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  cp -r "$moddir" "$tmp/src"
-  chmod -R u+w "$tmp/src"
+  module_copy "github.com/kedacore/keda/v2@$KEDA_VERSION" "$tmp/src"
   (
     cd "$tmp/src"
     go build -mod=mod -o "$tmp/bin/" \
@@ -208,10 +214,7 @@ build_tilt() {
   [[ -f $dest/.done ]] && return 0
   log "building tilt $TILT_VERSION"
   local tmp; tmp=$(mktemp -d "$cache/.tilt.XXXX")
-  local moddir
-  moddir=$(go mod download -json "github.com/tilt-dev/tilt@$TILT_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  cp -r "$moddir" "$tmp/src"
-  chmod -R u+w "$tmp/src"
+  module_copy "github.com/tilt-dev/tilt@$TILT_VERSION" "$tmp/src"
   # v0.37.6's go.sum records a zip hash for docker/buildx v0.32.1 that neither the module proxy
   # nor the checksum database (sum.golang.org) has; without the line, Go checks it there instead.
   sed -i '\#^github.com/docker/buildx v0.32.1 h1:Zlau3oApu/xjwgRsOc4YLcnmpHUsCXOH1GR6KlOhTME=$#d' \

@@ -26,7 +26,7 @@ from ori_contracts import (
     SearchKnowledgeTool,
     TranscriptRole,
 )
-from ori_e2e.servers import MongoServer, S3Server
+from ori_e2e.servers import S3Server
 from ori_e2e.voice import (
     CALLER_LINES,
     BackendProcess,
@@ -34,7 +34,6 @@ from ori_e2e.voice import (
     WorkerProcess,
     bot_spec,
     offline_bot,
-    start_backend,
     start_worker,
 )
 from ori_worker.sim.caller import Line, Script, SimulatedCall
@@ -45,73 +44,40 @@ RECORD_WITHIN_S = 10.0
 
 
 @pytest.fixture
-def booking() -> Iterator[BookingEndpoint]:
-    endpoint = BookingEndpoint()
-    yield endpoint
-    endpoint.close()
-
-
-@pytest.fixture
-def backend(
-    tmp_path: Path,
-    mongo_server: MongoServer,
-    mongo_db_name: str,
-    redis_url: str,
-    s3_server: S3Server,
-) -> Iterator[BackendProcess]:
-    process = start_backend(
-        tmp_path / "backend", mongo_server.url, mongo_db_name, redis_url, s3_server
+def worker(
+    tmp_path: Path, backend_process: BackendProcess, s3_server: S3Server, s3_bucket: str
+) -> Iterator[WorkerProcess]:
+    process = start_worker(
+        tmp_path / "worker", s3_server, s3_bucket, config_url=backend_process.config_url
     )
     yield process
     process.stop()
 
 
-@pytest.fixture
-def worker(
-    tmp_path: Path, backend: BackendProcess, s3_server: S3Server, s3_bucket: str
-) -> Iterator[WorkerProcess]:
-    process = start_worker(tmp_path / "worker", s3_server, s3_bucket, config_url=backend.config_url)
-    yield process
-    process.stop()
-
-
-def wait_record(
-    backend: BackendProcess, since: float, timeout: float = RECORD_WITHIN_S
-) -> dict[str, object]:
-    """The one ended call record, waited for; asserts it arrives within ``timeout``."""
-    while True:
-        calls = backend.calls()
-        ended = [c for c in calls if c.get("status") == "ended"]
-        if ended:
-            assert len(calls) == 1, calls
-            return backend.call(str(ended[0]["id"]))
-        if time.monotonic() - since > timeout:
-            raise AssertionError(f"no ended call record {timeout:g} s after hang-up: {calls}")
-        time.sleep(0.2)
-
-
-def download_recording(backend: BackendProcess, call_id: str) -> bytes:
+def download_recording(backend_process: BackendProcess, call_id: str) -> bytes:
     """The recording, through the backend's presigned link."""
     link = httpx.get(
-        f"{backend.url}/api/v1/calls/{call_id}/recording", headers=backend.headers, timeout=10
+        f"{backend_process.url}/api/v1/calls/{call_id}/recording",
+        headers=backend_process.headers,
+        timeout=10,
     )
     assert link.status_code == 200, link.text
     return httpx.get(link.json()["url"], timeout=10).content
 
 
 async def test_a_phone_call_ends_in_one_complete_record(
-    backend: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint, s3_bucket: str
+    backend_process: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint, s3_bucket: str
 ) -> None:
-    bot_id = backend.create_bot(bot_spec(offline_bot(booking.url)))
+    bot_id = backend_process.create_bot(bot_spec(offline_bot(booking.url)))
     script = Script(tuple(Line(text) for text in CALLER_LINES))
     report = await SimulatedCall(worker.ws_url, bot_id, "twilio", script).run()
     hung_up = time.monotonic()
     assert report.hung_up_by == "bot" and report.pickup_ms is not None
     assert all(t.latency_ms is not None for t in report.turns)
 
-    record = await asyncio.to_thread(wait_record, backend, hung_up)
+    record = await asyncio.to_thread(backend_process.wait_one_record, hung_up, RECORD_WITHIN_S)
     result = CallResult.model_validate(record["result"])
-    assert result.bot_id == bot_id and result.workspace_id == backend.workspace_id
+    assert result.bot_id == bot_id and result.workspace_id == backend_process.workspace_id
     said = [t.text for t in result.transcript if t.role is TranscriptRole.USER]
     assert said == [line.lower() for line in CALLER_LINES]
     tools = [t.tool_name for t in result.transcript if t.role is TranscriptRole.TOOL]
@@ -120,7 +86,7 @@ async def test_a_phone_call_ends_in_one_complete_record(
     assert {f.rule_id for f in result.qc_findings} >= {"states-clinic-name", "no-dead-air"}
     assert result.disposition == "appointment_booked"
 
-    audio = await asyncio.to_thread(download_recording, backend, result.call_id)
+    audio = await asyncio.to_thread(download_recording, backend_process, result.call_id)
     with wave.open(io.BytesIO(audio)) as wav:
         assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
         frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).reshape(-1, 2)
@@ -131,29 +97,29 @@ async def test_a_phone_call_ends_in_one_complete_record(
 
 
 async def test_a_result_waits_out_a_backend_outage(
-    backend: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint
+    backend_process: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint
 ) -> None:
-    bot_id = backend.create_bot(bot_spec(offline_bot(booking.url)))
+    bot_id = backend_process.create_bot(bot_spec(offline_bot(booking.url)))
     script = Script((Line("What time do you open"), Line("Goodbye")))
     call = asyncio.create_task(SimulatedCall(worker.ws_url, bot_id, "twilio", script).run())
     await asyncio.sleep(4.0)  # the config was fetched; now the backend goes away
-    await asyncio.to_thread(backend.stop)
+    await asyncio.to_thread(backend_process.stop)
     report = await call
     assert report.hung_up_by == "bot"
     await asyncio.sleep(3.0)
     (pending,) = worker.pending_results()  # waiting on disk while the backend is down
-    await asyncio.to_thread(backend.restart)
+    await asyncio.to_thread(backend_process.restart)
     restarted = time.monotonic()
-    record = await asyncio.to_thread(wait_record, backend, restarted, 45.0)
+    record = await asyncio.to_thread(backend_process.wait_one_record, restarted, 45.0)
     assert CallResult.model_validate(record["result"]).call_id == pending.call_id
     await asyncio.sleep(1.0)
     assert worker.pending_results() == []
 
 
 async def test_sigterm_mid_call_delivers_the_result_before_exiting(
-    backend: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint
+    backend_process: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint
 ) -> None:
-    bot_id = backend.create_bot(bot_spec(offline_bot(booking.url)))
+    bot_id = backend_process.create_bot(bot_spec(offline_bot(booking.url)))
     script = Script((Line("What time do you open"), Line("Goodbye")))
     call = asyncio.create_task(SimulatedCall(worker.ws_url, bot_id, "twilio", script).run())
     await asyncio.sleep(3.0)
@@ -162,25 +128,25 @@ async def test_sigterm_mid_call_delivers_the_result_before_exiting(
     assert report.hung_up_by == "bot" and all(t.latency_ms is not None for t in report.turns)
     assert await asyncio.to_thread(worker.wait_exit, 30) == 0
     assert worker.pending_results() == []
-    (summary,) = backend.calls()
+    (summary,) = backend_process.calls()
     assert summary["status"] == "ended"
 
 
-def create_knowledge_base(backend: BackendProcess, text: str) -> str:
+def create_knowledge_base(backend_process: BackendProcess, text: str) -> str:
     """A knowledge base with one text document; returns its id."""
     answer = httpx.post(
-        f"{backend.url}/api/v1/knowledge-bases",
+        f"{backend_process.url}/api/v1/knowledge-bases",
         json={"name": "Clinic FAQ"},
-        headers=backend.headers,
+        headers=backend_process.headers,
         timeout=10,
     )
     assert answer.status_code == 201, answer.text
     kb_id = str(answer.json()["id"])
     upload = httpx.post(
-        f"{backend.url}/api/v1/knowledge-bases/{kb_id}/documents",
+        f"{backend_process.url}/api/v1/knowledge-bases/{kb_id}/documents",
         params={"filename": "faq.txt"},
         content=text.encode(),
-        headers={**backend.headers, "content-type": "application/octet-stream"},
+        headers={**backend_process.headers, "content-type": "application/octet-stream"},
         timeout=60,
     )
     assert upload.status_code == 201, upload.text
@@ -188,10 +154,10 @@ def create_knowledge_base(backend: BackendProcess, text: str) -> str:
 
 
 async def test_the_bot_searches_its_knowledge_base_during_the_call(
-    backend: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint
+    backend_process: BackendProcess, worker: WorkerProcess, booking: BookingEndpoint
 ) -> None:
     faq = "Opening hours: the clinic opens at nine in the morning, Monday to Saturday."
-    kb_id = await asyncio.to_thread(create_knowledge_base, backend, faq)
+    kb_id = await asyncio.to_thread(create_knowledge_base, backend_process, faq)
     config = offline_bot(booking.url)
     rules = [
         ScriptedRule(
@@ -212,12 +178,12 @@ async def test_the_bot_searches_its_knowledge_base_during_the_call(
         )
     )
     spec["knowledge_base_ids"] = [kb_id]
-    bot_id = backend.create_bot(spec)
+    bot_id = backend_process.create_bot(spec)
     script = Script((Line("What time do you open"), Line("Goodbye")))
     report = await SimulatedCall(worker.ws_url, bot_id, "twilio", script).run()
     hung_up = time.monotonic()
     assert report.hung_up_by == "bot"
-    record = await asyncio.to_thread(wait_record, backend, hung_up)
+    record = await asyncio.to_thread(backend_process.wait_one_record, hung_up, RECORD_WITHIN_S)
     result = CallResult.model_validate(record["result"])
     (search,) = [t for t in result.transcript if t.tool_name == "search_knowledge"]
     assert search.tool_arguments == {"query": "opening hours"}

@@ -13,13 +13,12 @@ import asyncio
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 import yaml
-from minio import Minio
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
@@ -28,7 +27,7 @@ from ori_contracts import CallResult, allocation, new_call_id, redis_keys
 from ori_contracts.allocation import ClaimOutcome, WorkerState
 from ori_e2e.servers import NginxServer, RedisServer, S3Server, free_port, start_nginx
 from ori_e2e.toolcache import find_binary
-from ori_e2e.voice import SECRET, BookingEndpoint, WorkerProcess, offline_bot, start_worker
+from ori_e2e.voice import SECRET, WorkerProcess, offline_fleet
 from ori_operator.allocator import Allocator
 from ori_operator.testing import repo_root
 from ori_worker.sim.caller import CallReport, Line, Script, SimulatedCall
@@ -81,37 +80,21 @@ def fleet_redis_url(redis_server: RedisServer) -> str:
 def workers(
     tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server, fleet_redis_url: str
 ) -> Iterator[dict[str, WorkerProcess]]:
-    """Two real workers, one port, two loopback "pod IPs", each started in its own thread."""
-    booking = BookingEndpoint()
-    bucket = f"router-{int(time.time() * 1000)}"
-    Minio(
-        s3_server.endpoint,
-        access_key=s3_server.access_key,
-        secret_key=s3_server.secret_key,
-        secure=s3_server.secure,
-        region=s3_server.region,
-    ).make_bucket(bucket)
-    root, port = tmp_path_factory.mktemp("router-workers"), free_port()
+    """Two real workers, one port, two loopback "pod IPs", started side by side."""
+    port = free_port()
 
-    def start(worker_id: str) -> WorkerProcess:
+    def options(worker_id: str) -> dict[str, Any]:
         env = {
             "REDIS_URL": fleet_redis_url,
             "WORKER_ID": worker_id,
             "FLEETPOOL": POOL,
             "REQUIRE_CALL_TOKEN": "true",
         }
-        directory, config = root / worker_id, offline_bot(booking.url)
-        return start_worker(
-            directory, s3_server, bucket, config=config, extra_env=env, name=worker_id,
-            host=HOSTS[worker_id], port=port,
-        )  # fmt: skip
+        return {"extra_env": env, "host": HOSTS[worker_id], "port": port}
 
-    with ThreadPoolExecutor(2) as pool:
-        started = dict(zip(HOSTS, pool.map(start, HOSTS), strict=True))
-    yield started
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(WorkerProcess.stop, started.values()))
-    booking.close()
+    root = tmp_path_factory.mktemp("router-workers")
+    with offline_fleet(root, s3_server, list(HOSTS), options) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,13 +19,12 @@ from livekit import api
 
 from ori_contracts import CallDirection, CallResult, TelephonyProvider, TranscriptRole
 from ori_contracts.wire import LIVEKIT_BOT_ATTRIBUTE
-from ori_e2e.servers import LiveKitServer, MongoServer, S3Server, free_port, start_livekit
+from ori_e2e.servers import LiveKitServer, S3Server, free_port, start_livekit
 from ori_e2e.voice import (
     BackendProcess,
     BookingEndpoint,
     bot_spec,
     offline_bot,
-    start_backend,
     start_worker,
 )
 from ori_worker.sim.caller import Line, Script
@@ -35,28 +33,6 @@ from ori_worker.sim.livekit_call import LiveKitCall
 pytestmark = pytest.mark.e2e
 
 CALLER, DID = "+15550001111", "+15550002222"
-
-
-@pytest.fixture
-def booking() -> Iterator[BookingEndpoint]:
-    endpoint = BookingEndpoint()
-    yield endpoint
-    endpoint.close()
-
-
-@pytest.fixture
-def backend(
-    tmp_path: Path,
-    mongo_server: MongoServer,
-    mongo_db_name: str,
-    redis_url: str,
-    s3_server: S3Server,
-) -> Iterator[BackendProcess]:
-    process = start_backend(
-        tmp_path / "backend", mongo_server.url, mongo_db_name, redis_url, s3_server
-    )
-    yield process
-    process.stop()
 
 
 def sip_caller_token(server: LiveKitServer, room: str, bot_id: str) -> str:
@@ -72,26 +48,14 @@ def sip_caller_token(server: LiveKitServer, room: str, bot_id: str) -> str:
     return token.with_grants(api.VideoGrants(room_join=True, room=room)).to_jwt()
 
 
-def wait_record(backend: BackendProcess, timeout: float = 15.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        calls = backend.calls()
-        ended = [c for c in calls if c.get("status") == "ended"]
-        if ended:
-            assert len(calls) == 1, calls
-            return backend.call(str(ended[0]["id"]))
-        time.sleep(0.2)
-    raise AssertionError(f"no ended call record within {timeout:g} s: {backend.calls()}")
-
-
 async def test_an_inbound_livekit_sip_call_ends_in_one_backend_record(
     tmp_path: Path,
-    backend: BackendProcess,
+    backend_process: BackendProcess,
     booking: BookingEndpoint,
     s3_server: S3Server,
     s3_bucket: str,
 ) -> None:
-    bot_id = backend.create_bot(bot_spec(offline_bot(booking.url)))
+    bot_id = backend_process.create_bot(bot_spec(offline_bot(booking.url)))
     port = free_port()
     livekit = start_livekit(
         tmp_path / "livekit", webhook_urls=[f"http://127.0.0.1:{port}/livekit/dispatch"]
@@ -105,7 +69,7 @@ async def test_an_inbound_livekit_sip_call_ends_in_one_backend_record(
         tmp_path / "worker",
         s3_server,
         s3_bucket,
-        config_url=backend.config_url,
+        config_url=backend_process.config_url,
         extra_env=env,
         port=port,
     )
@@ -115,13 +79,13 @@ async def test_an_inbound_livekit_sip_call_ends_in_one_backend_record(
         report = await LiveKitCall(livekit.url, token, script).run()
         assert report.error is None and report.hung_up_by == "bot"
         assert report.pickup_ms is not None and all(t.latency_ms for t in report.turns)
-        record = await asyncio.to_thread(wait_record, backend)
+        record = await asyncio.to_thread(backend_process.wait_one_record, time.monotonic(), 15.0)
         assert worker.pending_results() == []
     finally:
         worker.stop()
         livekit.stop()
     result = CallResult.model_validate(record["result"])
-    assert (result.bot_id, result.workspace_id) == (bot_id, backend.workspace_id)
+    assert (result.bot_id, result.workspace_id) == (bot_id, backend_process.workspace_id)
     assert (result.direction, result.telephony_provider) == (
         CallDirection.INBOUND,
         TelephonyProvider.LIVEKIT,

@@ -37,8 +37,11 @@ if TYPE_CHECKING:
         S3Server,
         Server,
     )
+    from ori_e2e.voice import BackendProcess, BookingEndpoint
 
 __all__ = [
+    "backend_process",
+    "booking",
     "helm_binary",
     "kube",
     "livekit_server",
@@ -248,6 +251,34 @@ def s3_bucket(request: pytest.FixtureRequest, s3_server: S3Server) -> str:
     )
     client.make_bucket(name)
     return name
+
+
+@pytest.fixture
+def booking() -> Iterator[BookingEndpoint]:
+    """A customer's booking endpoint, which the offline bots' custom HTTP tool calls."""
+    from ori_e2e.voice import BookingEndpoint
+
+    endpoint = BookingEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture
+def backend_process(
+    tmp_path: Path,
+    mongo_server: MongoServer,
+    mongo_db_name: str,
+    redis_url: str,
+    s3_server: S3Server,
+) -> Iterator[BackendProcess]:
+    """The backend as a process on this test's database, Redis database and object store."""
+    from ori_e2e.voice import start_backend
+
+    process = start_backend(
+        tmp_path / "backend", mongo_server.url, mongo_db_name, redis_url, s3_server
+    )
+    yield process
+    process.stop()
 
 
 # ------------------------------------------------------------------------------------ report

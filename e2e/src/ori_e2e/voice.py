@@ -12,12 +12,17 @@ import json
 import signal
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+from minio import Minio
 
 from ori_contracts import CallResult, HttpTool, RuntimeConfig, SttConfig, SttProvider
 from ori_contracts.testing import make_runtime_config
@@ -270,6 +275,43 @@ def start_worker(
     return WorkerProcess(process, port, directory, host)
 
 
+@contextmanager
+def offline_fleet(
+    root: Path, s3: S3Server, names: Sequence[str], options: Callable[[str], dict[str, Any]]
+) -> Iterator[dict[str, WorkerProcess]]:
+    """Workers ``names``, started side by side, every call answered by :func:`offline_bot`.
+
+    For fixtures wider than one test: a fresh recordings bucket and booking endpoint of
+    their own; ``options(name)`` gives :func:`start_worker`'s keyword arguments (``extra_env``,
+    ``host``, ``port``) for each. All are stopped, side by side, on the way out.
+    """
+    bucket = f"fleet-{uuid.uuid4().hex[:12]}"
+    Minio(
+        s3.endpoint,
+        access_key=s3.access_key,
+        secret_key=s3.secret_key,
+        secure=s3.secure,
+        region=s3.region,
+    ).make_bucket(bucket)
+    booking = BookingEndpoint()
+    config = offline_bot(booking.url)
+
+    def start(name: str) -> WorkerProcess:
+        kwargs = {"config": config, "name": name, **options(name)}
+        return start_worker(root / name, s3, bucket, **kwargs)
+
+    try:
+        with ThreadPoolExecutor(len(names)) as pool:
+            started = dict(zip(names, pool.map(start, names), strict=True))
+        try:
+            yield started
+        finally:
+            with ThreadPoolExecutor(len(names)) as pool:
+                list(pool.map(WorkerProcess.stop, started.values()))
+    finally:
+        booking.close()
+
+
 @dataclass
 class BackendProcess:
     """A running backend, and an operator account in its own workspace."""
@@ -332,6 +374,23 @@ class BackendProcess:
         answer.raise_for_status()
         record: dict[str, object] = answer.json()
         return record
+
+    def wait_one_record(self, since: float, timeout: float) -> dict[str, object]:
+        """The workspace's one ended call record, waited for from ``since`` (monotonic).
+
+        Raises:
+            AssertionError: None ended within ``timeout`` seconds of ``since``, or the
+                workspace has more than one call.
+        """
+        while True:
+            calls = self.calls()
+            ended = [c for c in calls if c.get("status") == "ended"]
+            if ended:
+                assert len(calls) == 1, calls
+                return self.call(str(ended[0]["id"]))
+            if time.monotonic() - since > timeout:
+                raise AssertionError(f"no ended call record {timeout:g} s after: {calls}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         """Stop the backend."""

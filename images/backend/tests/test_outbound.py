@@ -15,12 +15,10 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
-from minio import Minio
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
@@ -28,7 +26,7 @@ from ori_backend.settings import BackendSettings
 from ori_contracts import CallOutcome, CallResult, FailureReason, allocation, redis_keys
 from ori_e2e.backend import FLEET_SECRET, Account
 from ori_e2e.servers import LiveKitServer, S3Server
-from ori_e2e.voice import BookingEndpoint, WorkerProcess, offline_bot, start_worker
+from ori_e2e.voice import WorkerProcess, offline_fleet
 
 pytestmark = pytest.mark.e2e
 
@@ -40,35 +38,20 @@ SILENCE = bytes(320)  # 20 ms of 8 kHz 16-bit PCM
 def workers(
     tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server, livekit_server: LiveKitServer
 ) -> Iterator[dict[str, WorkerProcess]]:
-    booking = BookingEndpoint()
-    bucket = f"outbound-{int(time.time() * 1000)}"
-    Minio(
-        s3_server.endpoint,
-        access_key=s3_server.access_key,
-        secret_key=s3_server.secret_key,
-        secure=s3_server.secure,
-        region=s3_server.region,
-    ).make_bucket(bucket)
+    env = {
+        "VOXCORE_SECRET": FLEET_SECRET,
+        "LIVEKIT_URL": livekit_server.url,
+        "LIVEKIT_API_KEY": livekit_server.api_key,
+        "LIVEKIT_API_SECRET": livekit_server.api_secret,
+        "LIVEKIT_TRUNK_ID": "ST_outbound",
+    }
+
+    def options(name: str) -> dict[str, Any]:
+        return {"extra_env": {**env, "MAX_CONCURRENT_CALLS": str(SLOTS[name])}}
+
     root = tmp_path_factory.mktemp("outbound-workers")
-
-    def start(name: str) -> WorkerProcess:
-        env = {
-            "VOXCORE_SECRET": FLEET_SECRET,
-            "MAX_CONCURRENT_CALLS": str(SLOTS[name]),
-            "LIVEKIT_URL": livekit_server.url,
-            "LIVEKIT_API_KEY": livekit_server.api_key,
-            "LIVEKIT_API_SECRET": livekit_server.api_secret,
-            "LIVEKIT_TRUNK_ID": "ST_outbound",
-        }
-        config = offline_bot(booking.url)
-        return start_worker(root / name, s3_server, bucket, config=config, extra_env=env, name=name)
-
-    with ThreadPoolExecutor(len(SLOTS)) as pool:
-        started = dict(zip(SLOTS, pool.map(start, SLOTS), strict=True))
-    yield started
-    with ThreadPoolExecutor(len(SLOTS)) as pool:
-        list(pool.map(WorkerProcess.stop, started.values()))
-    booking.close()
+    with offline_fleet(root, s3_server, list(SLOTS), options) as started:
+        yield started
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Worker test fixtures: a customer booking endpoint and worker processes."""
+"""Worker test fixtures: worker processes (``booking`` comes from ``ori_e2e``'s plugin)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,6 @@ from ori_e2e.servers import S3Server
 from ori_e2e.voice import CALLER_LINES, BookingEndpoint, WorkerProcess, offline_bot, start_worker
 
 __all__ = ["CALLER_LINES", "BookingEndpoint", "WorkerFactory", "offline_bot"]
-
-
-@pytest.fixture
-def booking() -> Iterator[BookingEndpoint]:
-    endpoint = BookingEndpoint()
-    yield endpoint
-    endpoint.close()
 
 
 WorkerFactory = Callable[..., WorkerProcess]

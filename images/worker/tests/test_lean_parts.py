@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -123,3 +125,25 @@ async def test_speech_events_are_placed_where_the_caller_said_them_despite_a_lag
     await recorder.on_push_frame(pushed(VADUserStartedSpeakingFrame()))
     start = recorder.last(Kind.USER_SPEECH_START)
     assert start is not None and start.at < before - 0.69  # 0.5 s lag + 0.2 s VAD onset
+
+
+def test_a_worker_without_livekit_settings_does_not_load_the_livekit_sdk() -> None:
+    probe = "import sys, ori_worker.app; print(sorted(m for m in sys.modules if 'livekit' in m))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "['ori_worker.livekit_routes']"
+
+
+def test_an_offline_bot_s_llm_does_not_load_the_openai_sdk() -> None:
+    probe = (
+        "import sys\n"
+        "from ori_contracts import ScriptedLlmConfig\n"
+        "from ori_worker.providers.scripted_llm import Script, ScriptedLLMService\n"
+        "ScriptedLLMService(script=Script(ScriptedLlmConfig()))\n"
+        "print('openai' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"

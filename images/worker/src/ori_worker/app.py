@@ -91,13 +91,13 @@ def _keys(settings: WorkerSettings) -> ProviderKeys:
     )
 
 
-def _prewarm() -> None:
+def _prewarm(*, livekit: bool) -> None:
     """Load what every call needs before the first call arrives.
 
     Imports the pipeline's modules and builds a VAD and a turn analyzer once (their ONNX
-    runtimes initialise on first use), loads eSpeak and a PocketSphinx decoder, so the
-    first call picks up as fast as the later ones; then freezes what is loaded
-    (:func:`ori_worker.memory.settle`).
+    runtimes initialise on first use), loads eSpeak and a PocketSphinx decoder, and the
+    LiveKit SDK when ``livekit`` (LiveKit is configured), so the first call picks up as fast
+    as the later ones; then freezes what is loaded (:func:`ori_worker.memory.settle`).
     """
     from pipecat.processors.aggregators.llm_context import LLMContext  # noqa: PLC0415
     from pipecat.processors.aggregators.llm_response_universal import (  # noqa: PLC0415
@@ -125,6 +125,8 @@ def _prewarm() -> None:
     )
     espeak_engine().synthesize("ready")
     prewarm()
+    if livekit:
+        from ori_worker import livekit_runner  # noqa: F401, PLC0415
     settle()
 
 
@@ -178,7 +180,7 @@ def create_app(
             )
             runtime = WorkerRuntime(settings, slots, outbox, services, worker_id)
             app.state.runtime = runtime
-            await asyncio.to_thread(_prewarm)
+            await asyncio.to_thread(_prewarm, livekit=settings.livekit_url is not None)
             outbox.start()
             redis_client = None
             if settings.redis_url:

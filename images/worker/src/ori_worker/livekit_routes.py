@@ -11,6 +11,11 @@ A call holds a slot from the request until its result is in the outbox (409 when
 draining, as on the media routes), and runs in the background
 (:mod:`ori_worker.livekit_runner`). Without ``LIVEKIT_URL``, ``LIVEKIT_API_KEY`` and
 ``LIVEKIT_API_SECRET`` these routes answer 503.
+
+The LiveKit SDK (about 12 MB resident with its protobuf and JWT modules) is imported by the
+handlers, not here: a worker that only takes carrier media streams never loads it, and a
+worker configured for LiveKit loads it before its first call (:func:`ori_worker.app`'s
+prewarm).
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from livekit import api
 
 from ori_contracts import CallDirection, FailureReason, RuntimeConfig, new_call_id
 from ori_contracts.allocation import InvalidCallToken, verify_call_token
@@ -46,30 +50,13 @@ from ori_worker import call_control, metrics
 from ori_worker.call import fetch_config
 from ori_worker.config_client import ConfigError, ConfigSource
 from ori_worker.handover import hand_over
-from ori_worker.livekit_calls import (
-    CALLER_TOKEN_TTL,
-    ROOM_EMPTY_TIMEOUT_S,
-    LiveKitAccess,
-    LiveKitNotConfigured,
-    NotForUs,
-    dial_failure,
-    inbound_call,
-    pick_caller,
-    room_for,
-)
-from ori_worker.livekit_runner import (
-    LIVEKIT_ERRORS,
-    delete_room,
-    livekit_facts,
-    room_busy,
-    start_room_call,
-)
 from ori_worker.registration import admission_refusal
 from ori_worker.result import CallFacts, call_result, failure_before_config
 from ori_worker.slots import NoFreeSlot
 
 if TYPE_CHECKING:
     from ori_worker.app import WorkerRuntime
+    from ori_worker.livekit_calls import LiveKitAccess
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["livekit"])
@@ -107,6 +94,8 @@ def _refuse_if_busy(runtime: WorkerRuntime) -> None:
 
 
 def _access(runtime: WorkerRuntime) -> LiveKitAccess:
+    from ori_worker.livekit_calls import LiveKitAccess, LiveKitNotConfigured
+
     try:
         return LiveKitAccess.from_settings(runtime.settings)
     except LiveKitNotConfigured as exc:
@@ -144,6 +133,11 @@ async def attach(
     401 without ``VOXCORE_SECRET``, 409 when busy or draining, 503 without LiveKit settings,
     404 when the room has no such participant, 502 when LiveKit cannot be asked.
     """
+    from livekit import api
+
+    from ori_worker.livekit_calls import pick_caller
+    from ori_worker.livekit_runner import LIVEKIT_ERRORS, start_room_call
+
     runtime = _runtime(request)
     _check_secret(runtime, authorization)
     _refuse_if_busy(runtime)
@@ -180,6 +174,9 @@ async def dispatch(
     401 for an event this LiveKit did not sign; any other event (or participant) answers 200
     with why it starts nothing; 409 when busy, 503 without LiveKit settings.
     """
+    from ori_worker.livekit_calls import NotForUs, inbound_call
+    from ori_worker.livekit_runner import room_busy, start_room_call
+
     runtime = _runtime(request)
     access = _access(runtime)
     body = (await request.body()).decode(errors="replace")
@@ -215,6 +212,11 @@ async def widget(
     401 without ``VOXCORE_SECRET`` (or the call's per-call token), 409 when busy, 503 without
     LiveKit settings, 502 when the room cannot be created.
     """
+    from livekit import api
+
+    from ori_worker.livekit_calls import CALLER_TOKEN_TTL, ROOM_EMPTY_TIMEOUT_S, room_for
+    from ori_worker.livekit_runner import LIVEKIT_ERRORS, livekit_facts, start_room_call
+
     runtime = _runtime(request)
     _check_secret(runtime, authorization, body.call_id)
     _refuse_if_busy(runtime)
@@ -256,6 +258,9 @@ async def dialout(
     other routes, 422 without a SIP trunk, and 502 when the call cannot be placed or is not
     answered, its ``failed``/``busy``/``no_answer``/``rejected`` result already in the outbox.
     """
+    from ori_worker.livekit_calls import room_for
+    from ori_worker.livekit_runner import livekit_facts, start_room_call
+
     runtime = _runtime(request)
     _check_secret(runtime, authorization, body.call_id)
     _refuse_if_busy(runtime)
@@ -293,6 +298,10 @@ async def _dial(
     access: LiveKitAccess, body: LiveKitDialoutRequest, trunk: str, room: str, identity: str
 ) -> str:
     """Create the room and dial into it; returns LiveKit's SIP call id once answered."""
+    from livekit import api
+
+    from ori_worker.livekit_calls import ROOM_EMPTY_TIMEOUT_S
+
     request = api.CreateSIPParticipantRequest(
         sip_trunk_id=trunk,
         sip_call_to=body.to_number,
@@ -323,6 +332,9 @@ async def _not_placed(
     Returns:
         The 502 answer's detail, or None when ``exc`` is unexpected (it is re-raised).
     """
+    from ori_worker.livekit_calls import dial_failure
+    from ori_worker.livekit_runner import LIVEKIT_ERRORS, delete_room
+
     now, expected = datetime.now(UTC), isinstance(exc, (ConfigError, *LIVEKIT_ERRORS))
     if isinstance(exc, ConfigError):
         result = failure_before_config(facts, exc.reason, str(exc), None, now)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipecat.adapters.llm.base_llm_adapter import BaseLLMAdapter
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
     Frame,
     FunctionCallFromLLM,
@@ -22,7 +24,7 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
 )
-from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_context import LLMContext, LLMSpecificMessage
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
@@ -81,8 +83,40 @@ def last_user_text(messages: Sequence[Any]) -> str | None:
     return None
 
 
+class ScriptedLLMAdapter(BaseLLMAdapter[dict[str, Any]]):  # type: ignore[no-untyped-call]
+    """The scripted LLM's adapter: the universal context as it is, nothing converted.
+
+    The script reads the context itself. Pipecat's default adapter (OpenAI's) would load
+    the OpenAI SDK, about 11 MB resident, into every worker that runs offline bots.
+    """
+
+    @property
+    def id_for_llm_specific_messages(self) -> str:
+        """Messages meant only for this LLM are marked ``scripted``."""
+        return "scripted"
+
+    async def get_llm_invocation_params(
+        self, context: LLMContext, **_kwargs: Any
+    ) -> dict[str, Any]:
+        """The context's messages."""
+        return {"messages": context.get_messages()}
+
+    def to_provider_tools_format(self, tools_schema: ToolsSchema) -> list[Any]:
+        """Each tool's plain JSON-schema description."""
+        return [tool.to_default_dict() for tool in tools_schema.standard_tools]
+
+    def get_messages_for_logging(self, context: LLMContext) -> list[dict[str, Any]]:
+        """The context's messages, as they are."""
+        return [
+            {"llm": m.llm, "message": m.message} if isinstance(m, LLMSpecificMessage) else dict(m)
+            for m in context.get_messages()
+        ]
+
+
 class ScriptedLLMService(LLMService):
     """A pipecat LLM service that runs a :class:`Script` instead of a model."""
+
+    adapter_class = ScriptedLLMAdapter
 
     def __init__(self, *, script: Script, delay_s: float = 0.0, **kwargs: object) -> None:
         """Create the service.
