@@ -5,9 +5,10 @@ Ready; an edit makes a new backend version; drift in the backend is corrected; d
 resource removes the bot (its finalizer waits for that). A Campaign is created in the backend
 with the contacts of its ConfigMap, started, paused, reports progress and its dialler lease,
 and is stopped and deleted with its resource. An edited contact list is imported again: new
-rows are added, rows already in the campaign skipped, a list with bad rows refused with their
-count in status. An operator killed after the backend answered but before it wrote the status
-re-runs the sync on start and creates no second campaign and no second import.
+rows are added, rows already in the campaign skipped, pending contacts taken off the list
+withdrawn, a list with bad rows refused with their count in status. An operator killed after
+the backend answered but before it wrote the status re-runs the sync on start and creates no
+second campaign and no second import.
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ async def test_a_campaign_sync_rerun_after_a_crash_creates_no_duplicate(
 CONTACTS = "id,phone,name\nc-001,+14155550101,Ada\nc-002,+14155550102,Grace\n"
 
 
-async def test_an_edited_contact_list_is_imported_again_adding_only_its_new_rows(
+async def test_an_edited_contact_list_is_imported_again_adding_and_withdrawing_rows(
     kubectl: Kubectl, backend: Backend, operator: OperatorProcess
 ) -> None:
     for sample in ("bot.yaml", "fleetpool.yaml", "campaign.yaml"):
@@ -296,6 +297,14 @@ async def test_an_edited_contact_list_is_imported_again_adding_only_its_new_rows
     assert status["progress"]["total"] == 3
     stored = backend.get(f"/campaigns/{status['backend_id']}/contacts").json()["data"]
     assert sorted(c["id"] for c in stored) == ["c-001", "c-002", "c-003"]
+
+    edit_list(grown.replace("c-002,+14155550102,Grace\n", ""))  # Grace taken off the list
+    status = await eventually(
+        lambda: contacts(contacts_withdrawn=1, contacts_imported=0, total=2, listed="True"),
+        "the contact taken off the list withdrawn",
+    )
+    stored = backend.get(f"/campaigns/{status['backend_id']}/contacts").json()["data"]
+    assert sorted(c["id"] for c in stored) == ["c-001", "c-003"]
 
     uploaded = {"spec": {"contacts": {"config_map_ref": None, "list_id": "spring-2026"}}}
     kubectl.run("patch", "campaign", "spring-recall", "--type=merge", "-p", json.dumps(uploaded))

@@ -77,8 +77,8 @@ def contacts_condition(status: CampaignStatus) -> tuple[ConditionStatus, str, st
     return found.status, found.reason, found.message
 
 
-def test_an_imported_list_records_what_was_added_and_skipped() -> None:
-    result = ContactImportResult(import_id="imp_1", imported=1, skipped=2)
+def test_an_imported_list_records_what_was_added_skipped_and_withdrawn() -> None:
+    result = ContactImportResult(import_id="imp_1", imported=1, skipped=2, withdrawn=1)
     status = campaign.with_contacts(CampaignStatus(), campaign.ContactsImport("d2", result),
                                     generation=3, now=NOW)  # fmt: skip
     assert (status.contacts_digest, status.contacts_imported, status.contacts_skipped) == (
@@ -86,11 +86,11 @@ def test_an_imported_list_records_what_was_added_and_skipped() -> None:
         1,
         2,
     )
-    assert status.contacts_invalid_rows == 0
+    assert (status.contacts_withdrawn, status.contacts_invalid_rows) == (1, 0)
     assert contacts_condition(status) == (
         ConditionStatus.TRUE,
         "Imported",
-        "1 contact(s) added, 2 already in the campaign",
+        "1 contact(s) added, 2 already in the campaign, 1 pending withdrawn",
     )
     assert not campaign.contacts_refused(status)
 

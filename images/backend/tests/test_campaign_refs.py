@@ -210,3 +210,38 @@ async def test_a_whole_list_sent_again_with_existing_skip_adds_only_its_new_rows
     assert bad.json()["details"] == [
         {"row": 5, "column": "phone", "message": "+14155550104 appears earlier in the file"}
     ]
+
+
+async def test_a_list_synced_again_withdraws_the_pending_contacts_it_no_longer_has(
+    client: httpx.AsyncClient, signup, bot_spec, app
+) -> None:
+    account = await signup()
+    operator, bot_id = await _operator(client, account, bot_spec)
+    campaign_id = (
+        await client.put(REF, json={"name": "C", "bot_id": bot_id}, headers=operator)
+    ).json()["id"]
+    url = f"/api/v1/campaigns/{campaign_id}/contacts"
+    first = b"id,phone,name\na,+14155550101,Ann\nb,+14155550102,Bo\nc,+14155550103,Cy\n"
+    keyed = {**operator, **CSV, "Idempotency-Key": "s1"}
+    made = await client.post(url, params={"existing": "sync"}, content=first, headers=keyed)
+    assert (made.status_code, made.json()["imported"], made.json()["withdrawn"]) == (201, 3, 0)
+    # Cy has been called meanwhile; Bo's number changes under the same id.
+    await app.state.db["campaign_contacts"].update_one(
+        {"campaign_id": campaign_id, "id": "c"}, {"$set": {"status": "done", "attempts": 1}}
+    )
+    edited = b"id,phone,name\nb,+14155550112,Bo\nd,+14155550104,Di\n"
+    keyed = {**operator, **CSV, "Idempotency-Key": "s2"}
+    synced = await client.post(url, params={"existing": "sync"}, content=edited, headers=keyed)
+    assert synced.status_code == 201, synced.text
+    body = synced.json()
+    # Ann (pending, off the list) is withdrawn; Bo stays (his id is on the list); Cy stays
+    # (called already, with her record); Di is added.
+    assert (body["imported"], body["skipped"], body["withdrawn"]) == (1, 1, 1)
+    replay = await client.post(url, params={"existing": "sync"}, content=edited, headers=keyed)
+    assert replay.json() == {**body, "replayed": True}
+    contacts = (await client.get(url, headers=account.headers)).json()["data"]
+    assert sorted((c["id"], c["status"]) for c in contacts) == [
+        ("b", "pending"),
+        ("c", "done"),
+        ("d", "pending"),
+    ]

@@ -105,7 +105,10 @@ class Backend:
     async def import_contacts(
         self, campaign_id: str, csv_text: str, *, key: str
     ) -> ContactImportResult:
-        """Import a whole contact list; rows already in the campaign are skipped.
+        """Import a whole contact list with ``existing=sync``.
+
+        Rows already in the campaign are skipped; pending contacts no longer on the list
+        are withdrawn.
 
         A repeat with the same `key` answers the first import's result and imports nothing.
 
@@ -114,7 +117,7 @@ class Backend:
         """
         path = f"{_CAMPAIGNS}/{quote(campaign_id)}/contacts"
         headers = {"Content-Type": "text/csv", IDEMPOTENCY_KEY_HEADER: key}
-        params = {EXISTING_CONTACTS_PARAM: ExistingContacts.SKIP.value}
+        params = {EXISTING_CONTACTS_PARAM: ExistingContacts.SYNC.value}
         body = csv_text.encode()
         answer = await self._send("POST", path, content=body, headers=headers, params=params)
         return ContactImportResult.model_validate(answer.json())

@@ -8,8 +8,9 @@ so a re-run finds the same campaign) and the contacts are imported with the SHA-
 list as `Idempotency-Key` (a re-run gets the first import's answer).
 
 The ConfigMap or Secret is read on every pass; a list whose digest differs from
-`status.contacts_digest` is imported whole with `existing=skip`, so an edited list adds its new
-rows and skips those already in the campaign. A list the backend refuses (invalid rows) is
+`status.contacts_digest` is imported whole with `existing=sync`, so an edited list adds its new
+rows, skips those already in the campaign, and withdraws the pending contacts whose numbers
+left it (those called or being called stay). A list the backend refuses (invalid rows) is
 recorded with its digest and the count of bad rows, and not retried until it changes.
 """
 
@@ -169,8 +170,8 @@ async def _import(
         log.warning("campaign %s: the backend refused the contact list: %s", campaign_id, error)
         return status_of.ContactsImport(digest, invalid_rows=error.invalid_rows(),
                                         problem=str(error))  # fmt: skip
-    log.info("campaign %s: contact list %s imported: %d added, %d already in", campaign_id,
-             digest[:12], result.imported, result.skipped)  # fmt: skip
+    log.info("campaign %s: list %s imported: %d added, %d already in, %d withdrawn", campaign_id,
+             digest[:12], result.imported, result.skipped, result.withdrawn)  # fmt: skip
     return status_of.ContactsImport(digest, result=result)
 
 

@@ -217,7 +217,12 @@ class ExistingContacts(StrEnum):
     """Refuse it (the whole file): the default for people uploading more contacts."""
     SKIP = "skip"
     """Keep the contact as it is and count the row as skipped: importing a full list again
-    adds only its new rows (the operator imports an edited ConfigMap this way)."""
+    adds only its new rows."""
+    SYNC = "sync"
+    """The file is the whole list: rows already in the campaign are skipped as with ``skip``,
+    and contacts not in the file that are still ``pending`` (never called, or waiting for a
+    retry) are withdrawn from the campaign; those called or being called stay, with their
+    records. The operator imports an edited ConfigMap or Secret this way."""
 
 
 class ContactImportResult(ContractModel):
@@ -228,7 +233,12 @@ class ContactImportResult(ContractModel):
     skipped: int = Field(
         default=0,
         ge=0,
-        description="Rows already in the campaign, left as they are (with `existing=skip`).",
+        description="Rows already in the campaign, left as they are (`existing=skip` or `sync`).",
+    )
+    withdrawn: int = Field(
+        default=0,
+        ge=0,
+        description="Pending contacts not in the file, withdrawn (with `existing=sync`).",
     )
     replayed: bool = Field(
         default=False,

@@ -92,11 +92,11 @@ def with_contacts(
     else:
         earlier = " (by an earlier import of the same list)" if result.replayed else ""
         message = (f"{result.imported} contact(s) added, {result.skipped} already in the "
-                   f"campaign{earlier}")  # fmt: skip
+                   f"campaign, {result.withdrawn} pending withdrawn{earlier}")  # fmt: skip
         conditions = set_condition(previous.conditions, CONTACTS_CONDITION, ConditionStatus.TRUE,
                                    "Imported", message, generation=generation, now=now)  # fmt: skip
         update = {"contacts_imported": result.imported, "contacts_skipped": result.skipped,
-                  "contacts_invalid_rows": 0}  # fmt: skip
+                  "contacts_withdrawn": result.withdrawn, "contacts_invalid_rows": 0}  # fmt: skip
     return previous.model_copy(
         update={**update, "contacts_digest": outcome.digest, "conditions": conditions}
     )

@@ -64,10 +64,11 @@ async def claim(
     )
 
 
-async def mark_committed(db: Db, campaign_id: str, key: str) -> None:
-    """Every contact of the import is in."""
+async def mark_committed(db: Db, campaign_id: str, key: str, withdrawn: int = 0) -> None:
+    """Every contact of the import is in (and ``withdrawn`` pending ones are out)."""
     await db[COLLECTIONS["contact_imports"]].update_one(
-        {"_id": record_id(campaign_id, key)}, {"$set": {"committed": True}}
+        {"_id": record_id(campaign_id, key)},
+        {"$set": {"committed": True, "withdrawn": withdrawn}},
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ori_backend.db import COLLECTIONS, Db
+from ori_contracts.campaign import ContactStatus
 from ori_contracts.runtime_config import Contact
 
 __all__ = [
@@ -68,6 +69,28 @@ async def existing(db: Db, campaign_id: str) -> tuple[set[str], set[str]]:
         phones.add(doc["phone"])
         ids.add(doc["id"])
     return phones, ids
+
+
+async def withdraw_pending(db: Db, campaign_id: str, phones: set[str], keep_ids: set[str]) -> int:
+    """Remove the campaign's ``pending`` contacts with these numbers, except ``keep_ids``.
+
+    Returns:
+        How many were removed.
+    """
+    if not phones:
+        return 0
+    contacts = db[COLLECTIONS["contacts"]]
+    query = {
+        "campaign_id": campaign_id,
+        "phone": {"$in": sorted(phones)},
+        "status": ContactStatus.PENDING.value,
+    }
+    found = contacts.find(query, {"id": 1})
+    gone = [doc["_id"] async for doc in found if doc["id"] not in keep_ids]
+    if not gone:
+        return 0
+    answer = await contacts.delete_many({"_id": {"$in": gone}, **query})
+    return int(answer.deleted_count)
 
 
 async def insert_batch(db: Db, docs: list[Doc]) -> None:

@@ -16,8 +16,10 @@ re-run after a crash never imports a list twice.
 
 With ``existing=skip`` a row whose number or id is already in the campaign is skipped rather
 than refused (the contact stays as it is, whatever its progress): a whole list sent again adds
-only its new rows. The operator imports an edited ConfigMap this way; rows removed from the
-list stay in the campaign.
+only its new rows. ``existing=sync`` also withdraws the ``pending`` contacts whose numbers are
+not in the file, before the import is marked committed (a replay after a crash withdraws
+them then); contacts called or being called stay. The operator imports an edited ConfigMap
+this way, so a number taken off the list is not called.
 """
 
 from __future__ import annotations
@@ -72,11 +74,12 @@ async def import_contacts(
         chunks: The CSV body, as it arrives.
         key: An idempotency key; an import already made with it is answered, not repeated.
         existing: What a row whose number or id is already in the campaign is: an error, or
-            skipped (the contact stays as it is).
+            skipped (the contact stays as it is); with ``sync``, pending contacts not in
+            the file are withdrawn as well.
 
     Returns:
-        The import's id, the contacts added and skipped, and whether it is the answer of an
-        earlier import with the same key.
+        The import's id, the contacts added, skipped and withdrawn, and whether it is the
+        answer of an earlier import with the same key.
 
     Raises:
         BadRequest: Not UTF-8, malformed CSV, or an empty file.
@@ -89,7 +92,8 @@ async def import_contacts(
     if not CAMPAIGN_TRANSITIONS[CampaignState(campaign["state"])]:
         raise Conflict(f"a {campaign['state']} campaign takes no more contacts")
     import_id = security.new_id("imp")
-    rules = await _rules(db, campaign, skip_existing=existing is ExistingContacts.SKIP)
+    skip_existing = existing in (ExistingContacts.SKIP, ExistingContacts.SYNC)
+    rules = await _rules(db, campaign, skip_existing=skip_existing)
     with Spool() as spool:
         rows, skipped, errors = await _validate(campaign, import_id, chunks, spool, rules)
         if errors:
@@ -107,8 +111,16 @@ async def import_contacts(
                 return earlier
             raise Conflict("an import with this key is being made; retry") from None
         await _publish(db, campaign["_id"], record_key, import_id, spool)
-    await records.mark_committed(db, campaign["_id"], record_key)
-    return ContactImportResult(import_id=import_id, imported=count, skipped=skipped)
+    withdrawn = 0
+    if existing is ExistingContacts.SYNC:
+        gone = rules.existing_phones - rules.seen_phones
+        withdrawn = await contacts_repo.withdraw_pending(
+            db, campaign["_id"], gone, keep_ids=rules.seen_ids
+        )
+    await records.mark_committed(db, campaign["_id"], record_key, withdrawn)
+    return ContactImportResult(
+        import_id=import_id, imported=count, skipped=skipped, withdrawn=withdrawn
+    )
 
 
 async def _publish(db: Db, campaign_id: str, key: str, import_id: str, spool: Spool) -> None:
@@ -145,6 +157,7 @@ async def _replay(db: Db, campaign_id: str, key: str) -> ContactImportResult | N
         import_id=record["import_id"],
         imported=record["imported"],
         skipped=record.get("skipped", 0),
+        withdrawn=record.get("withdrawn", 0),
         replayed=True,
     )
 

@@ -180,6 +180,10 @@ class CampaignStatus(ContractModel):
         default=None,
         description="Rows of that list already in the campaign, left as they are.",
     )
+    contacts_withdrawn: int | None = Field(
+        default=None,
+        description="Pending contacts that import withdrew: their numbers left the list.",
+    )
     contacts_invalid_rows: int | None = Field(
         default=None,
         description="Rows of the current list the backend refused (nothing of it was "

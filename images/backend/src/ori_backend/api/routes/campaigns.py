@@ -64,7 +64,8 @@ Existing = Annotated[
     Query(
         alias=EXISTING_CONTACTS_PARAM,
         description="A row whose number or id is already in the campaign: `error` refuses the "
-        "file, `skip` leaves that contact as it is and counts the row in `skipped`.",
+        "file, `skip` leaves that contact as it is and counts the row in `skipped`; `sync` "
+        "does the same and withdraws the pending contacts not in the file (`withdrawn`).",
     ),
 ]
 
