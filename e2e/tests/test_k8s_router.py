@@ -10,7 +10,6 @@ signed for anything else is refused by the worker, and the other worker sees not
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -18,18 +17,22 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
 from ori_contracts import CallResult, allocation, new_call_id, redis_keys
 from ori_contracts.allocation import ClaimOutcome, WorkerState
-from ori_e2e.servers import NginxServer, RedisServer, S3Server, free_port, start_nginx
-from ori_e2e.toolcache import find_binary
+from ori_e2e.servers import (
+    NginxServer,
+    RedisServer,
+    S3Server,
+    chart_router_conf,
+    free_port,
+    start_nginx,
+)
 from ori_e2e.voice import SECRET, WorkerProcess, offline_fleet
 from ori_operator.allocator import Allocator
-from ori_operator.testing import repo_root
 from ori_worker.sim.caller import CallReport, Line, Script, SimulatedCall
 from ori_worker.sim.carrier import TwilioCarrier
 
@@ -37,29 +40,10 @@ pytestmark = pytest.mark.e2e
 
 POOL = "default"
 BOT = "appointment-demo"
-CHART = repo_root() / "charts" / "ori"
 HOSTS = {"default-a1b2c": "127.0.0.2", "default-d3e4f": "127.0.0.3"}
 CALL = Script((Line("What time do you open"), Line("Goodbye")))
 HANG_UP = Script((Line("Goodbye"),))
 POLICY_VIOLATION = 1008
-
-
-def router_conf(port: int) -> str:
-    """The chart's router.conf, rendered by helm, listening on loopback."""
-    values = [
-        "--set",
-        "router.workerCIDRs={127.0.0.0/8}",
-        "--set",
-        f"router.workerPorts={{{port}}}",
-    ]
-    rendered = subprocess.run(
-        [str(find_binary("helm")), "template", "t", str(CHART), "--kube-version", "1.35.4",
-         "--show-only", "templates/router/configmap.yaml", *values],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    conf: str = yaml.safe_load(rendered)["data"]["router.conf"]
-    assert "listen 8080;" in conf
-    return conf.replace("listen 8080;", "listen 127.0.0.1:{{port}};")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +86,7 @@ def router(
     workers: dict[str, WorkerProcess], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NginxServer]:
     port = next(iter(workers.values())).port
-    server = start_nginx(router_conf(port), tmp_path_factory.mktemp("nginx"))
+    server = start_nginx(chart_router_conf(port), tmp_path_factory.mktemp("nginx"))
     yield server
     server.stop()
 

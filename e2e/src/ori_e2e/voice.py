@@ -392,6 +392,17 @@ class BackendProcess:
                 raise AssertionError(f"no ended call record {timeout:g} s after: {calls}")
             time.sleep(0.2)
 
+    def wait_ended(self, call_id: str, timeout: float) -> dict[str, object]:
+        """Call ``call_id``'s record once it has ended, waited for up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.call(call_id)
+            if record.get("status") == "ended":
+                return record
+            if time.monotonic() > deadline:
+                raise AssertionError(f"call {call_id} not ended within {timeout:g} s: {record}")
+            time.sleep(0.2)
+
     def stop(self) -> None:
         """Stop the backend."""
         self.process.stop(grace_seconds=10.0)
@@ -417,7 +428,12 @@ def _backend_process(directory: Path, port: int, env: dict[str, str]) -> Managed
 
 
 def start_backend(
-    directory: Path, mongodb_uri: str, mongodb_db: str, redis_url: str, s3: S3Server
+    directory: Path,
+    mongodb_uri: str,
+    mongodb_db: str,
+    redis_url: str,
+    s3: S3Server,
+    extra_env: dict[str, str] | None = None,
 ) -> BackendProcess:
     """Start the backend (Qdrant in local mode under ``directory``) and sign up an operator."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -434,6 +450,7 @@ def start_backend(
         "MINIO_ACCESS_KEY": s3.access_key,
         "MINIO_SECRET_KEY": s3.secret_key,
         "LOG_LEVEL": "INFO",
+        **(extra_env or {}),
     }
     backend = BackendProcess(_backend_process(directory, port, env), port, env, directory)
     backend.signup()

@@ -102,6 +102,15 @@ def test_routed_path_embeds_the_worker_address() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "base", ["wss://calls.example.com/w", "wss://calls.example.com/w/", "wss://calls.example.com"]
+)
+def test_routed_url_joins_the_router_s_public_base_once(base: str) -> None:
+    assert allocation.routed_url(base, "10.244.1.7:8000", "/twilio/front-desk") == (
+        "wss://calls.example.com/w/10.244.1.7/8000/twilio/front-desk"
+    )
+
+
 @pytest.mark.parametrize("address", ["worker-0:8000", "10.0.0.1", "10.0.0.1:0", "[::1]:8000"])
 def test_routed_path_refuses_anything_but_ipv4_and_port(address: str) -> None:
     with pytest.raises(ValueError):

@@ -29,7 +29,7 @@ from ori_e2e.servers.data import (
 )
 from ori_e2e.servers.kube import KWOK_NODE_ANNOTATION, KubeCluster, start_kube
 from ori_e2e.servers.livekit import LiveKitServer, start_livekit
-from ori_e2e.servers.nginx import NginxServer, start_nginx
+from ori_e2e.servers.nginx import NginxServer, chart_router_conf, start_nginx
 from ori_e2e.servers.process import (
     HOST,
     Argv,
@@ -53,6 +53,7 @@ __all__ = [
     "ManagedProcess",
     "MongoServer",
     "NginxServer",
+    "chart_router_conf",
     "Probe",
     "RedisServer",
     "S3Server",

@@ -111,3 +111,27 @@ def _nginx_probe(process: ManagedProcess, pid_file: Path, port: int) -> Probe:
         return tcp_probe(port)()
 
     return probe
+
+
+def chart_router_conf(worker_port: int) -> str:
+    """The chart's call router (`templates/router/configmap.yaml`), rendered by helm.
+
+    Its workers are any loopback address on ``worker_port``; it listens on the ``{{port}}``
+    placeholder :func:`start_nginx` fills in.
+    """
+    import subprocess  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+
+    chart = Path(__file__).resolve().parents[4] / "charts" / "ori"
+    values = ["--set", "router.workerCIDRs={127.0.0.0/8}",
+              "--set", f"router.workerPorts={{{worker_port}}}"]  # fmt: skip
+    rendered = subprocess.run(
+        [str(find_binary("helm")), "template", "t", str(chart), "--kube-version", "1.35.4",
+         "--show-only", "templates/router/configmap.yaml", *values],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    conf: str = yaml.safe_load(rendered)["data"]["router.conf"]
+    if "listen 8080;" not in conf:
+        raise AssertionError(f"the chart's router no longer listens on 8080:\n{conf}")
+    return conf.replace("listen 8080;", "listen 127.0.0.1:{{port}};")

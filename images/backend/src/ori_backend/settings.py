@@ -31,7 +31,9 @@ class BackendSettings(MongoSettings, RedisSettings, LogSettings, OtelSettings):
     jwt_algorithm: str = Field("HS256", description="JWT signing algorithm.")
     jwt_expire_minutes: int = Field(1440, gt=0, description="Session token lifetime in minutes.")
     voxcore_wss_base_url: str = Field(
-        description="Public WSS base the console hands telephony clients.",
+        description="Public WSS base the console hands telephony clients; in Kubernetes the "
+        "call router's, ending in `/w` (inbound carrier calls stream to "
+        "`<base>/<worker ip>/<port>/<path>`).",
         examples=["wss://voice.ourplatform.com/ws"],
         pattern=r"^wss?://",
     )
@@ -66,6 +68,19 @@ class BackendSettings(MongoSettings, RedisSettings, LogSettings, OtelSettings):
     )
     max_upload_mb: int = Field(
         50, ge=1, le=1024, description="Largest accepted upload (contact CSV, document) in MiB."
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        None,
+        description="Twilio auth token: inbound voice webhooks (`/api/v1/inbound/twilio/...`) "
+        "must carry its `X-Twilio-Signature`. Without it they answer 503.",
+        json_schema_extra=when("Twilio numbers send their calls to Ori"),
+    )
+    public_url: str | None = Field(
+        None,
+        description="The backend's public base URL as carriers call it, for checking webhook "
+        "signatures behind a proxy; unset, the URL the request arrived on.",
+        examples=["https://api.example.com"],
+        pattern=r"^https?://",
     )
     minio_endpoint: str | None = Field(
         None,

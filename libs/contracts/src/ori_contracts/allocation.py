@@ -565,6 +565,25 @@ def routed_path(address: str, worker_path: str) -> str:
     return f"{ROUTER_PREFIX}/{host}/{port}/{worker_path.lstrip('/')}"
 
 
+def routed_url(base_url: str, address: str, worker_path: str) -> str:
+    """The public URL a carrier streams to for `worker_path` on the worker at `address`.
+
+    Args:
+        base_url: The router's public base, with or without the router prefix
+            (`VOXCORE_WSS_BASE_URL`, e.g. `wss://calls.example.com/w`).
+        address: The worker's `ip:port`, from the claim.
+        worker_path: The path on the worker, e.g. `/twilio/front-desk`.
+
+    Raises:
+        ValueError: The address is not an IPv4 `ip:port`.
+    """
+    path = routed_path(address, worker_path)
+    base = base_url.rstrip("/")
+    if base.endswith(ROUTER_PREFIX):
+        base = base[: -len(ROUTER_PREFIX)]
+    return base + path
+
+
 def _mac(secret: str, call_id: str, worker_id: str, expires_at: int) -> str:
     message = f"{CALL_TOKEN_VERSION}\n{call_id}\n{worker_id}\n{expires_at}".encode()
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()

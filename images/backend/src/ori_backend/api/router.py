@@ -12,6 +12,7 @@ from ori_backend.api.routes import (
     campaigns,
     dnc,
     fleet,
+    inbound,
     knowledge,
     webhooks,
     workspaces,
@@ -21,5 +22,18 @@ __all__ = ["api_router"]
 
 api_router = APIRouter(prefix="/api/v1")
 # The workers' endpoints first: routes are matched in order, and `/config` is the hot path.
-for module in (fleet, auth, workspaces, api_keys, bots, campaigns, dnc, knowledge, webhooks, calls):
+_MODULES = (
+    fleet,
+    inbound,
+    auth,
+    workspaces,
+    api_keys,
+    bots,
+    campaigns,
+    dnc,
+    knowledge,
+    webhooks,
+    calls,
+)
+for module in _MODULES:
     api_router.include_router(module.router)

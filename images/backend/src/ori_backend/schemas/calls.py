@@ -25,7 +25,9 @@ class CallSummary(BaseModel):
     """A call in a list: who, when, how it ended."""
 
     id: str = Field(description="Call id.")
-    status: str = Field(description="`created`, `in_progress` or `ended`.")
+    status: str = Field(
+        description="`created`, `in_progress`, `ended`, or `not_placed` (no worker was free)."
+    )
     bot_id: str | None = Field(default=None, description="Bot run.")
     bot_version: int | None = Field(default=None, description="Bot version run.")
     campaign_id: str | None = Field(default=None, description="Campaign, if any.")

@@ -15,7 +15,6 @@ call it is marked ``not_placed`` and the request answers 503 with ``Retry-After`
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -27,9 +26,9 @@ from ori_backend.repositories import calls as calls_repo
 from ori_backend.schemas.calls import CallCreate
 from ori_backend.schemas.common import Principal
 from ori_backend.services import bots
+from ori_backend.services.capacity import Claimed, claim_worker, release_worker
 from ori_backend.services.runtime_config import new_call_doc
 from ori_backend.settings import BackendSettings
-from ori_contracts import allocation
 from ori_contracts.ids import new_call_id
 from ori_contracts.runtime_config import Contact
 from ori_contracts.wire import LIVEKIT_DIALOUT_PATH, LiveKitDialoutRequest, bearer
@@ -75,7 +74,7 @@ async def place_call(
     )
     secret = settings.voxcore_secret.get_secret_value()
     refusals: list[str] = []
-    claim = await _claim(redis, settings.fleet_pool, call_id)
+    claim = await claim_worker(redis, settings.fleet_pool, call_id)
     async with httpx.AsyncClient() as http:
         for url in await _candidates(claim, settings, http):
             answer = await _dial_out(http, url, request, secret)
@@ -85,7 +84,7 @@ async def place_call(
                 raise BadGateway(f"the call could not be placed: {_detail(answer)}")
             refusals.append(f"{url}: {_detail(answer)}")
             if claim is not None and url == claim.url:
-                await _release(redis, settings.fleet_pool, claim, call_id)
+                await release_worker(redis, settings.fleet_pool, claim, call_id)
     await db[COLLECTIONS["calls"]].update_one({"_id": call_id}, {"$set": {"status": "not_placed"}})
     tried = f" (refused: {'; '.join(refusals)})" if refusals else ""
     raise ServiceUnavailable(
@@ -94,37 +93,13 @@ async def place_call(
     )
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    """The worker of ``FLEET_POOL`` this call claimed in Redis."""
-
-    worker_id: str
-    url: str
-
-
 async def _candidates(
-    claim: _Claimed | None, settings: BackendSettings, http: httpx.AsyncClient
+    claim: Claimed | None, settings: BackendSettings, http: httpx.AsyncClient
 ) -> list[str]:
     urls = [claim.url] if claim is not None else []
     hosts = await asyncio.gather(*(_free_slots(http, url) for url in settings.fleet_urls))
     urls += [url for free, url in sorted(hosts, key=lambda h: -h[0]) if free > 0]
     return urls
-
-
-async def _claim(redis: Redis, pool: str, call_id: str) -> _Claimed | None:
-    call = allocation.claim(pool, call_id)
-    script = redis.register_script(call.script.source)
-    result = allocation.parse_claim(await script(keys=list(call.keys), args=list(call.args)))
-    if result.ok and result.worker_id and result.address:
-        return _Claimed(worker_id=result.worker_id, url=f"http://{result.address}")
-    return None
-
-
-async def _release(redis: Redis, pool: str, claim: _Claimed, call_id: str) -> None:
-    """Give back a claimed worker that refused the call before dialling."""
-    call = allocation.release(claim.worker_id, pool, call_id)
-    script = redis.register_script(call.script.source)
-    await script(keys=list(call.keys), args=list(call.args))
 
 
 async def _free_slots(http: httpx.AsyncClient, url: str) -> tuple[int, str]:

@@ -1,0 +1,118 @@
+"""Inbound carrier calls: a carrier's webhook claims a worker, and the answer routes the call.
+
+Twilio asks ``POST /api/v1/inbound/twilio/{bot_id}`` what to do with a call to a number whose
+voice webhook is set there. The request must carry Twilio's ``X-Twilio-Signature`` for
+``TWILIO_AUTH_TOKEN`` (HMAC-SHA1 over the URL and the sorted form parameters). The backend
+records the call, claims an idle worker of ``FLEET_POOL`` for it (`services.capacity`) and
+answers TwiML that connects a Media Stream to that worker through the call router
+(``VOXCORE_WSS_BASE_URL``), with the call id and a per-call token (valid for
+:data:`TOKEN_TTL_S`) as stream parameters, which the worker checks. With no worker idle the
+caller hears :data:`BUSY_MESSAGE`, the call is hung up, and its record says ``not_placed``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from typing import Final
+from xml.sax.saxutils import escape, quoteattr
+
+from redis.asyncio import Redis
+
+from ori_backend.db import COLLECTIONS, Db
+from ori_backend.errors import NotFound
+from ori_backend.repositories import bots as bots_repo
+from ori_backend.repositories import calls as calls_repo
+from ori_backend.services.capacity import claim_worker
+from ori_backend.services.runtime_config import new_call_doc
+from ori_backend.settings import BackendSettings
+from ori_contracts import allocation
+from ori_contracts.ids import new_call_id
+
+__all__ = ["BUSY_MESSAGE", "TOKEN_TTL_S", "answer_twilio_call", "twilio_signature"]
+
+TOKEN_TTL_S: Final = 60
+"""How long the carrier has to open the stream after the webhook's answer."""
+BUSY_MESSAGE: Final = "Sorry, all our lines are busy right now. Please call again later."
+
+Params = Sequence[tuple[str, str]]
+
+
+def twilio_signature(auth_token: str, url: str, params: Params) -> str:
+    """Twilio's request signature: HMAC-SHA1 over the URL, then each sorted name and value."""
+    data = url + "".join(name + value for name, value in sorted(params))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signed_by_twilio(auth_token: str, url: str, params: Params, signature: str) -> bool:
+    """Whether ``signature`` is Twilio's for this request (compared in constant time)."""
+    expected = twilio_signature(auth_token, url, params)
+    return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+def stream_twiml(url: str, parameters: dict[str, str]) -> str:
+    """TwiML that connects the call to a bidirectional Media Stream at ``url``."""
+    items = "".join(
+        f"<Parameter name={quoteattr(name)} value={quoteattr(value)}/>"
+        for name, value in parameters.items()
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>'
+        f"<Stream url={quoteattr(url)}>{items}</Stream></Connect></Response>"
+    )
+
+
+def busy_twiml(message: str = BUSY_MESSAGE) -> str:
+    """TwiML that tells the caller no one can take the call, and hangs up."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        f"<Say>{escape(message)}</Say><Hangup/></Response>"
+    )
+
+
+async def answer_twilio_call(
+    db: Db, redis: Redis, settings: BackendSettings, bot_id: str, params: Params
+) -> str:
+    """Record an inbound Twilio call for ``bot_id``, claim a worker, and answer its TwiML.
+
+    Raises:
+        NotFound: No such bot.
+    """
+    bot = await bots_repo.get_any_workspace(db, bot_id)
+    if bot is None:
+        raise NotFound(f"bot {bot_id} not found")
+    form = dict(params)
+    call_id = new_call_id()
+    doc = new_call_doc(
+        call_id=call_id,
+        workspace_id=bot["workspace_id"],
+        bot_id=bot["_id"],
+        bot_version=bot["version"],
+        campaign_id=None,
+        contact_id=None,
+        contact=None,
+        direction="inbound",
+        telephony="twilio",
+        from_number=form.get("From"),
+        to_number=form.get("To"),
+        carrier_call_id=form.get("CallSid"),
+    )
+    await calls_repo.insert_if_absent(db, doc)
+    claim = await claim_worker(redis, settings.fleet_pool, call_id)
+    if claim is None or settings.voxcore_secret is None:
+        await db[COLLECTIONS["calls"]].update_one(
+            {"_id": call_id}, {"$set": {"status": "not_placed"}}
+        )
+        return busy_twiml()
+    token = allocation.sign_call_token(
+        settings.voxcore_secret.get_secret_value(),
+        call_id=call_id,
+        worker_id=claim.worker_id,
+        expires_at=int(time.time()) + TOKEN_TTL_S,
+    )
+    url = allocation.routed_url(settings.voxcore_wss_base_url, claim.address, f"/twilio/{bot_id}")
+    return stream_twiml(url, {"call_id": call_id, "token": token})

@@ -1,0 +1,103 @@
+"""Inbound Twilio calls: the voice webhook is checked, recorded, and answered with TwiML.
+
+The path that finds an idle worker, with a real worker behind the real call router, is in
+`e2e/tests/test_inbound_twilio.py`; here the backend alone, on real FerretDB and Redis.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from ori_backend.services.inbound import BUSY_MESSAGE, stream_twiml, twilio_signature
+from ori_backend.settings import BackendSettings
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "twilio-auth-token-for-tests"
+FORM = {"CallSid": "CA0123456789abcdef", "From": "+14155550100", "To": "+14155550199"}
+
+
+def test_the_signature_is_twilio_s_documented_example() -> None:
+    params = [
+        ("CallSid", "CA1234567890ABCDE"),
+        ("Caller", "+12349013030"),
+        ("Digits", "1234"),
+        ("From", "+12349013030"),
+        ("To", "+18005551212"),
+    ]
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+def test_stream_parameters_are_escaped_as_xml_attributes() -> None:
+    twiml = stream_twiml("wss://r/w/10.0.0.1/8000/twilio/b?x=1&y=2", {"token": 'a"<b>&'})
+    stream = ElementTree.fromstring(twiml).find("Connect/Stream")
+    assert stream is not None and stream.get("url") == "wss://r/w/10.0.0.1/8000/twilio/b?x=1&y=2"
+    assert [(p.get("name"), p.get("value")) for p in stream] == [("token", 'a"<b>&')]
+
+
+@pytest.fixture
+def settings(settings: BackendSettings) -> BackendSettings:
+    return settings.model_copy(update={"twilio_auth_token": SecretStr(TOKEN)})
+
+
+async def post_call(
+    client: httpx.AsyncClient, bot_id: str, *, token: str = TOKEN, form: dict[str, str] = FORM
+) -> httpx.Response:
+    url = f"http://backend/api/v1/inbound/twilio/{bot_id}"
+    signature = twilio_signature(token, url, list(form.items()))
+    headers = {"X-Twilio-Signature": signature}
+    content = urlencode(form)
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    return await client.post(url, content=content, headers={**headers, **form_type})
+
+
+async def test_with_no_worker_idle_the_caller_hears_busy_and_the_call_is_recorded(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    bot = await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)
+    bot_id = bot.json()["id"]
+    answer = await post_call(client, bot_id)
+    assert (answer.status_code, answer.headers["content-type"]) == (200, "application/xml")
+    twiml = ElementTree.fromstring(answer.text)
+    assert [(e.tag, e.text) for e in twiml] == [("Say", BUSY_MESSAGE), ("Hangup", None)]
+    (call,) = (await client.get("/api/v1/calls", headers=account.headers)).json()["data"]
+    assert (call["status"], call["direction"], call["from_number"], call["bot_id"]) == (
+        "not_placed",
+        "inbound",
+        "+14155550100",
+        bot_id,
+    )
+
+
+async def test_a_webhook_twilio_did_not_sign_is_refused_and_records_nothing(
+    client: httpx.AsyncClient, signup, bot_spec
+) -> None:
+    account = await signup()
+    bot_id = (await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)).json()[
+        "id"
+    ]
+    forged = await post_call(client, bot_id, token="someone-else-s-token")
+    assert forged.status_code == 403
+    url = f"/api/v1/inbound/twilio/{bot_id}"
+    unsigned = await client.post(url, data=FORM)
+    assert unsigned.status_code == 403
+    huge = await client.post(url, content=b"x" * (65 * 1024), headers={"X-Twilio-Signature": "a"})
+    assert huge.status_code == 413
+    assert (await client.get("/api/v1/calls", headers=account.headers)).json()["data"] == []
+    assert (await post_call(client, "bot_nobody")).status_code == 404
+
+
+async def test_without_a_twilio_auth_token_inbound_calls_are_unavailable(
+    client: httpx.AsyncClient, app
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"twilio_auth_token": None})
+    answer = await post_call(client, "bot_any")
+    assert answer.status_code == 503
+    assert "TWILIO_AUTH_TOKEN" in answer.json()["message"]
