@@ -57,7 +57,10 @@ SERVICES = (
             ("Data", ("mongodb_uri", "mongodb_db", "redis_url", "qdrant_url", "qdrant_path")),
             ("Operator sessions", ("jwt_secret", "jwt_algorithm", "jwt_expire_minutes")),
             ("Fleet", ("voxcore_wss_base_url", "voxcore_secret", "fleet_urls", "fleet_pool")),
-            ("Inbound carrier webhooks", ("twilio_auth_token", "public_url")),
+            (
+                "Inbound carrier webhooks",
+                ("twilio_auth_token", "livekit_api_key", "livekit_api_secret", "public_url"),
+            ),
             ("Accounts and uploads", ("signup_enabled", "login_max_failures", "max_upload_mb")),
             (
                 "Object storage (recording links)",

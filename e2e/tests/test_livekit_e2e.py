@@ -16,17 +16,22 @@ from pathlib import Path
 
 import pytest
 from livekit import api
+from redis.asyncio import Redis
 
 from ori_contracts import CallDirection, CallResult, TelephonyProvider, TranscriptRole
+from ori_contracts.allocation import WorkerState
 from ori_contracts.wire import LIVEKIT_BOT_ATTRIBUTE
-from ori_e2e.servers import LiveKitServer, S3Server, free_port, start_livekit
+from ori_e2e.servers import LiveKitServer, MongoServer, S3Server, free_port, start_livekit
 from ori_e2e.voice import (
     BackendProcess,
     BookingEndpoint,
     bot_spec,
     offline_bot,
+    start_backend,
     start_worker,
 )
+from ori_e2e.waiting import eventually
+from ori_operator.allocator import Allocator
 from ori_worker.sim.caller import Line, Script
 from ori_worker.sim.livekit_call import LiveKitCall
 
@@ -94,3 +99,50 @@ async def test_an_inbound_livekit_sip_call_ends_in_one_backend_record(
     said = [t.text for t in result.transcript if t.role is TranscriptRole.USER]
     assert said == ["what time do you open", "goodbye"]
     assert result.recording is not None and result.recording.sample_rate_hz == 16000
+
+
+async def test_livekit_s_webhook_to_the_backend_reaches_a_claimed_worker(
+    tmp_path: Path,
+    booking: BookingEndpoint,
+    mongo_server: MongoServer,
+    mongo_db_name: str,
+    redis_url: str,
+    s3_server: S3Server,
+    s3_bucket: str,
+) -> None:
+    backend_port = free_port()
+    hook = f"http://127.0.0.1:{backend_port}/api/v1/inbound/livekit"
+    livekit = start_livekit(tmp_path / "livekit", webhook_urls=[hook])
+    keys = {"LIVEKIT_API_KEY": livekit.api_key, "LIVEKIT_API_SECRET": livekit.api_secret}
+    backend = start_backend(
+        tmp_path / "backend", mongo_server.url, mongo_db_name, redis_url, s3_server,
+        {**keys, "FLEET_POOL": "default"}, port=backend_port,
+    )  # fmt: skip
+    fleet = {"REDIS_URL": redis_url, "WORKER_ID": "default-lk1", "FLEETPOOL": "default"}
+    worker = start_worker(
+        tmp_path / "worker", s3_server, s3_bucket, config_url=backend.config_url,
+        extra_env={"LIVEKIT_URL": livekit.url, **keys, **fleet},
+    )  # fmt: skip
+    redis = Redis.from_url(redis_url)
+    try:
+        await eventually(lambda: _idle(redis, "default-lk1"), "the worker registered idle")
+        bot_id = backend.create_bot(bot_spec(offline_bot(booking.url)))
+        token = sip_caller_token(livekit, "did-call-2", bot_id)
+        report = await LiveKitCall(livekit.url, token, Script((Line("Goodbye"),))).run()
+        assert report.error is None and report.hung_up_by == "bot", report.as_dict()
+        record = await asyncio.to_thread(backend.wait_one_record, time.monotonic(), 15.0)
+    finally:
+        await redis.aclose()
+        worker.stop()
+        backend.stop()
+        livekit.stop()
+    result = CallResult.model_validate(record["result"])
+    assert (result.call_id, result.worker_id) == (record["id"], "default-lk1")
+    assert (result.direction, result.from_number) == (CallDirection.INBOUND, CALLER)
+    assert [t.text for t in result.transcript if t.role is TranscriptRole.USER] == ["goodbye"]
+
+
+async def _idle(redis: Redis, worker_id: str) -> bool | None:
+    registration = await Allocator(redis).registrations([worker_id])
+    found = registration[worker_id]
+    return True if found is not None and found.state is WorkerState.IDLE else None

@@ -434,10 +434,11 @@ def start_backend(
     redis_url: str,
     s3: S3Server,
     extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> BackendProcess:
     """Start the backend (Qdrant in local mode under ``directory``) and sign up an operator."""
     directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     env = {
         "MONGODB_URI": mongodb_uri,
         "MONGODB_DB": mongodb_db,

@@ -6,10 +6,15 @@ The path that finds an idle worker, with a real worker behind the real call rout
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import time
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import httpx
+import jwt
 import pytest
 from pydantic import SecretStr
 
@@ -19,6 +24,7 @@ from ori_backend.settings import BackendSettings
 pytestmark = pytest.mark.integration
 
 TOKEN = "twilio-auth-token-for-tests"
+LK_KEY, LK_SECRET = "APItests", "livekit-secret-for-tests-0123456789"
 FORM = {"CallSid": "CA0123456789abcdef", "From": "+14155550100", "To": "+14155550199"}
 
 
@@ -101,3 +107,59 @@ async def test_without_a_twilio_auth_token_inbound_calls_are_unavailable(
     answer = await post_call(client, "bot_any")
     assert answer.status_code == 503
     assert "TWILIO_AUTH_TOKEN" in answer.json()["message"]
+
+
+def livekit_webhook(event: dict[str, object], *, secret: str = LK_SECRET) -> tuple[bytes, str]:
+    """A webhook as livekit-server signs it: a JWT whose `sha256` claim is the body's digest."""
+    body = json.dumps(event).encode()
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    claims = {"iss": LK_KEY, "sha256": digest, "exp": int(time.time()) + 300}
+    return body, jwt.encode(claims, secret, algorithm="HS256")
+
+
+def sip_joined(bot_id: str) -> dict[str, object]:
+    participant = {
+        "sid": "PA_caller1",
+        "identity": "sip_+14155550100",
+        "kind": "SIP",
+        "attributes": {"ori.bot_id": bot_id, "sip.phoneNumber": "+14155550100"},
+    }
+    return {"event": "participant_joined", "room": {"name": "did-1"}, "participant": participant}
+
+
+async def test_livekit_webhooks_are_verified_filtered_and_wait_for_a_free_worker(
+    client: httpx.AsyncClient, app, signup, bot_spec
+) -> None:
+    app.state.settings = app.state.settings.model_copy(
+        update={"livekit_api_key": LK_KEY, "livekit_api_secret": SecretStr(LK_SECRET)}
+    )
+    account = await signup()
+    bot_id = (await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)).json()[
+        "id"
+    ]
+    url = "/api/v1/inbound/livekit"
+
+    async def send(webhook: tuple[bytes, str]) -> httpx.Response:
+        body, token = webhook
+        return await client.post(url, content=body, headers={"Authorization": token})
+
+    not_livekit = "not-livekit-s-secret-0123456789abcdef"
+    forged = await send(livekit_webhook(sip_joined(bot_id), secret=not_livekit))
+    assert forged.status_code == 401
+    body, token = livekit_webhook(sip_joined(bot_id))
+    tampered = await send((body.replace(b"did-1", b"did-2"), token))
+    assert tampered.status_code == 401
+    other = await send(livekit_webhook({"event": "room_started", "room": {"name": "did-1"}}))
+    assert (other.status_code, other.json()) == (
+        200,
+        {"ignored": "event room_started starts no call"},
+    )
+
+    busy = await send((body, token))  # no worker registered: nobody to take it
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    again = await send((body, token))  # LiveKit's retry is tried again, not ignored
+    assert again.status_code == 503
+    calls = (await client.get("/api/v1/calls", headers=account.headers)).json()["data"]
+    assert [(c["status"], c["direction"], c["from_number"]) for c in calls] == [
+        ("not_placed", "inbound", "+14155550100")
+    ] * 2

@@ -39,6 +39,8 @@ def running_backend(
             "voxcore_wss_base_url": "ws://127.0.0.1:8001/ws",
             "voxcore_secret": "fleet-secret-for-tests-0123456789",
             "twilio_auth_token": "twilio-token-for-fuzzing",
+            "livekit_api_key": "APIfuzz",
+            "livekit_api_secret": "livekit-secret-for-fuzzing-0123456789",
             "qdrant_path": str(Path(tmp_path_factory.mktemp("fuzz")) / "qdrant"),
             "max_upload_mb": 1,
             "login_max_failures": 1000,

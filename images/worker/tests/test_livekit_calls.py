@@ -9,6 +9,8 @@ one (kind ``sip`` and LiveKit SIP's attributes), and a dial-out is refused.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import json
 import os
@@ -162,6 +164,17 @@ async def test_an_inbound_sip_call_is_dispatched_by_livekit_s_webhook(
         assert report.hung_up_by == "caller"
         result = await one_result(worker)
         forged = await http.post(hook, content=b"{}", headers={"Authorization": "forged"})
+        # Signed by LiveKit, but forwarded with a per-call token that is not this call's.
+        event = {"event": "participant_joined", "room": {"name": "did-room-2"},
+                 "participant": {"identity": "sip-2", "kind": "SIP",
+                                 "attributes": {LIVEKIT_BOT_ATTRIBUTE: "front-desk"}}}  # fmt: skip
+        body = json.dumps(event).encode()
+        signed = api.AccessToken(server.api_key, server.api_secret).with_sha256(
+            base64.b64encode(hashlib.sha256(body).digest()).decode()
+        )
+        headers = {"Authorization": signed.to_jwt(), "X-Ori-Call-Id": new_call_id(),
+                   "X-Ori-Call-Token": "v1.0.not-a-token"}  # fmt: skip
+        mistoken = await http.post(hook, content=body, headers=headers)
     finally:
         server.stop()
     assert (result.direction, result.from_number, result.to_number) == (
@@ -174,6 +187,8 @@ async def test_an_inbound_sip_call_is_dispatched_by_livekit_s_webhook(
         "what time do you open"
     ]
     assert forged.status_code == 401
+    assert mistoken.status_code == 401 and "per-call token" in mistoken.json()["detail"]
+    assert len(worker.pending_results()) == 1  # nothing started for it
 
 
 async def test_attach_joins_the_answered_room_and_keeps_its_slot_rules(

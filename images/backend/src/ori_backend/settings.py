@@ -75,6 +75,17 @@ class BackendSettings(MongoSettings, RedisSettings, LogSettings, OtelSettings):
         "must carry its `X-Twilio-Signature`. Without it they answer 503.",
         json_schema_extra=when("Twilio numbers send their calls to Ori"),
     )
+    livekit_api_key: str | None = Field(
+        None,
+        description="LiveKit API key whose webhooks (`/api/v1/inbound/livekit`) are accepted.",
+        json_schema_extra=when("LiveKit SIP numbers send their calls to Ori"),
+    )
+    livekit_api_secret: SecretStr | None = Field(
+        None,
+        description="Its secret: LiveKit signs webhooks with it. Without both, the LiveKit "
+        "webhook answers 503.",
+        json_schema_extra=when("LIVEKIT_API_KEY is set"),
+    )
     public_url: str | None = Field(
         None,
         description="The backend's public base URL as carriers call it, for checking webhook "

@@ -36,6 +36,8 @@ from ori_contracts import CallDirection, FailureReason, RuntimeConfig, new_call_
 from ori_contracts.allocation import InvalidCallToken, verify_call_token
 from ori_contracts.wire import (
     ATTACH_PATH,
+    CALL_ID_HEADER,
+    CALL_TOKEN_HEADER,
     LIVEKIT_DIALOUT_PATH,
     LIVEKIT_DISPATCH_PATH,
     LIVEKIT_WIDGET_PATH,
@@ -84,6 +86,20 @@ def _check_secret(runtime: WorkerRuntime, authorization: str, call_id: str | Non
                 )
                 return
     raise HTTPException(401, "missing or wrong VOXCORE_SECRET bearer token")
+
+
+def _check_call_token(runtime: WorkerRuntime, call_id: str | None, token: str | None) -> None:
+    """401 unless ``token`` is ``call_id``'s per-call token for this worker."""
+    try:
+        verify_call_token(
+            runtime.services.secret,
+            token or "",
+            call_id=call_id or "",
+            worker_id=runtime.worker_id,
+            now=time.time(),
+        )
+    except InvalidCallToken as exc:
+        raise HTTPException(401, f"per-call token refused: {exc}") from exc
 
 
 def _refuse_if_busy(runtime: WorkerRuntime) -> None:
@@ -167,12 +183,18 @@ async def attach(
 
 @router.post(LIVEKIT_DISPATCH_PATH, status_code=202, response_model=None)
 async def dispatch(
-    request: Request, authorization: str = Header("")
+    request: Request,
+    authorization: str = Header(""),
+    call_id: str | None = Header(None, alias=CALL_ID_HEADER),
+    call_token: str | None = Header(None, alias=CALL_TOKEN_HEADER),
 ) -> LiveKitCallStarted | JSONResponse:
     """LiveKit's webhook: a SIP caller who joined a room gets the bot its dispatch rule names.
 
-    401 for an event this LiveKit did not sign; any other event (or participant) answers 200
-    with why it starts nothing; 409 when busy, 503 without LiveKit settings.
+    Straight from LiveKit, or forwarded by the backend (`/api/v1/inbound/livekit`) after it
+    claimed this worker, with the call's id and per-call token in ``X-Ori-Call-Id`` and
+    ``X-Ori-Call-Token``. 401 for an event this LiveKit did not sign or a token that is not
+    this call's on this worker; any other event (or participant) answers 200 with why it
+    starts nothing; 409 when busy, 503 without LiveKit settings.
     """
     from ori_worker.livekit_calls import NotForUs, inbound_call
     from ori_worker.livekit_runner import room_busy, start_room_call
@@ -190,8 +212,10 @@ async def dispatch(
             raise NotForUs(f"room {call.room} has its bot already")
     except NotForUs as exc:
         return JSONResponse({"ignored": str(exc)})
+    if call_id is not None or call_token is not None:
+        _check_call_token(runtime, call_id, call_token)
     _refuse_if_busy(runtime)
-    call_id = new_call_id()
+    call_id = call_id or new_call_id()
     await _hold(runtime, call_id)
     rate = runtime.settings.audio_sample_rate
     leg = call.caller.leg(call.room, outbound=False, sample_rate_hz=rate)

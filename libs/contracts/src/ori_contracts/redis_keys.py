@@ -25,6 +25,9 @@ Keys, their Redis type and their lifetime:
   (`INCR`). TTL `LOGIN_FAILURES_TTL_S`, set on the first failure.
 * `rate_limit(scope, subject)` -> `ori:<scope>:<subject>:rate-limit`. String: counter
   (`INCR`). TTL `RATE_LIMIT_WINDOW_S`, set on the first hit.
+* `livekit_dispatch(room, participant_sid)` -> `ori:livekit:<sha256 of both>:dispatch`.
+  String: the call id a LiveKit SIP caller was dispatched as, set with `SET NX` by the
+  backend (a repeated webhook starts no second call). TTL `CALL_CLAIM_TTL_S`.
 * `call_results_stream()` -> `ori:call-results`. Stream: one `CallResult` JSON per entry, in
   field `data`. No TTL; trimmed by length.
 
@@ -52,6 +55,7 @@ __all__ = [
     "call_claim",
     "call_results_stream",
     "campaign_lease",
+    "livekit_dispatch",
     "login_failures",
     "pool_active_calls",
     "pool_idle_workers",
@@ -130,6 +134,15 @@ def login_failures(identity: str) -> str:
         raise ValueError("login identity must not be empty")
     digest = hashlib.sha256(normalised.encode()).hexdigest()
     return f"{PREFIX}:login:{digest}:failures"
+
+
+def livekit_dispatch(room: str, participant_sid: str) -> str:
+    """Key holding the call id a LiveKit SIP caller was dispatched as (`SET NX`).
+
+    Room names are LiveKit's (any string), so the pair is hashed: any value is safe.
+    """
+    digest = hashlib.sha256(f"{room}\n{participant_sid}".encode()).hexdigest()
+    return f"{PREFIX}:livekit:{digest}:dispatch"
 
 
 def rate_limit(scope: str, subject: str) -> str:

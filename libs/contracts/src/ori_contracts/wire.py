@@ -32,7 +32,9 @@ from ori_contracts.runtime_config import CallDirection
 
 __all__ = [
     "ATTACH_PATH",
+    "CALL_ID_HEADER",
     "CALL_RESULTS_PATH",
+    "CALL_TOKEN_HEADER",
     "CONFIG_PATH",
     "LIVEKIT_BOT_ATTRIBUTE",
     "LIVEKIT_DIALOUT_PATH",
@@ -65,6 +67,13 @@ LIVEKIT_DIALOUT_PATH: Final = "/livekit/dialout"
 
 LIVEKIT_WIDGET_PATH: Final = "/livekit/widget"
 """The worker path that opens a browser (widget) call in a LiveKit room."""
+
+CALL_ID_HEADER: Final = "X-Ori-Call-Id"
+"""The call a request is about, when the sender allocated it (with :data:`CALL_TOKEN_HEADER`)."""
+
+CALL_TOKEN_HEADER: Final = "X-Ori-Call-Token"  # noqa: S105 - a header name, not a secret
+"""A per-call token (``ori_contracts.allocation.sign_call_token``): the backend answers one
+with a runtime config, and sends one with a LiveKit webhook it forwards to a claimed worker."""
 
 LIVEKIT_BOT_ATTRIBUTE: Final = "ori.bot_id"
 """The SIP participant attribute naming an inbound call's bot; the LiveKit SIP dispatch rule of

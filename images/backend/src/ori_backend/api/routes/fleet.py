@@ -12,11 +12,9 @@ from ori_backend.services import call_results, runtime_config
 from ori_contracts import redis_keys
 from ori_contracts.call_result import CallResult
 from ori_contracts.runtime_config import RuntimeConfig
-from ori_contracts.wire import ConfigRequest
+from ori_contracts.wire import CALL_TOKEN_HEADER, ConfigRequest
 
 router = APIRouter(tags=["fleet"])
-
-CALL_TOKEN_HEADER = "X-Ori-Call-Token"  # noqa: S105 - a header name, not a secret
 
 
 @router.post(
