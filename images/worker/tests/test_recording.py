@@ -43,11 +43,11 @@ def test_bot_audio_lands_where_the_caller_heard_it(tmp_path: Path) -> None:
 
 def test_a_barge_in_drops_bot_audio_not_yet_played(tmp_path: Path) -> None:
     timeline = StereoTimeline(tmp_path / "r.wav", RATE)
-    timeline.add_caller(tone(0.5, 1), at=0.0)
+    timeline.add_caller(tone(0.5, 1), at=0.5)  # `at`: when a chunk arrived (its end)
     timeline.add_bot(tone(2.0, 300))  # two seconds queued at 0.5 s
-    timeline.add_caller(tone(0.3, 1), at=0.5)
+    timeline.add_caller(tone(0.3, 1), at=0.8)
     timeline.clear_bot()  # the caller talked over it at 0.8 s
-    timeline.add_caller(tone(0.2, 1), at=0.8)
+    timeline.add_caller(tone(0.2, 1), at=1.0)
     timeline.close()
     audio, count = read(tmp_path / "r.wav")
     assert count == RATE  # one second: nothing of the dropped audio is left
@@ -60,6 +60,16 @@ def test_a_stall_in_the_carrier_stream_becomes_silence(tmp_path: Path) -> None:
     timeline.add_caller(tone(0.1, 5), at=10.0)
     timeline.add_caller(tone(0.1, 5), at=11.1)  # one second with no packets
     assert timeline.close() == int(1.2 * RATE)
+
+
+def test_short_gaps_that_add_up_are_filled_so_the_caller_never_drifts_ahead(
+    tmp_path: Path,
+) -> None:
+    timeline = StereoTimeline(tmp_path / "r.wav", RATE)
+    for i in range(40):  # 20 ms frames, each 150 ms after the last: 130 ms gaps, each ignored
+        timeline.add_caller(tone(0.02, 5), at=1.0 + i * 0.15)
+    frames = timeline.close()
+    assert abs(frames - round((0.02 + 39 * 0.15) * RATE)) <= 0.2 * RATE  # the wall clock's
 
 
 def test_the_bot_s_last_words_are_kept_after_the_caller_stream_ends(tmp_path: Path) -> None:

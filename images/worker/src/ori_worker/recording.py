@@ -65,7 +65,7 @@ class StereoTimeline:
         self._base = 0  # samples already written to the file
         self._caller = bytearray()  # caller samples from _base on
         self._bot = bytearray()  # bot samples from _base on (may run ahead of the caller)
-        self._last_caller_at: float | None = origin
+        self._origin = origin  # the monotonic time of sample 0 (the caller's first, if None)
         self._caller_started = False
         self.closed = False
 
@@ -82,29 +82,35 @@ class StereoTimeline:
     def add_caller(self, pcm: bytes, at: float | None = None) -> None:
         """Append caller audio received at monotonic time ``at`` (gaps become silence)."""
         at = time.monotonic() if at is None else at
-        self._fill_caller_gap(at - len(pcm) / 2 / self.rate)
-        self._last_caller_at = at
+        starts = at - len(pcm) / 2 / self.rate
+        if self._origin is None:
+            self._origin = starts
+        self._fill_caller_gap(starts)
         self._caller_started = True
         self._caller.extend(pcm)
         if len(self._caller) >= self.rate * 2 * _FLUSH_EVERY_S:
             self._flush(self.now)
 
     def _fill_caller_gap(self, upto: float, tolerance_s: float = 0.2) -> bool:
-        """Silence on the caller's side from their last audio (or the origin) to ``upto``."""
-        if self._last_caller_at is None:
+        """Silence on the caller's side up to ``upto``, once their audio is behind the clock.
+
+        Measured from the origin, not from the caller's last frame: many short gaps (a sender
+        that skips silence, a jittery stream) add up, and the caller's track must not drift
+        ahead of the bot's. Within ``tolerance_s`` nothing is added (jitter, not a gap).
+        """
+        if self._origin is None:
             return False
-        gap = upto - self._last_caller_at
-        if gap <= tolerance_s:
+        behind = round((upto - self._origin) * self.rate) - self.now
+        if behind <= tolerance_s * self.rate:
             return False
-        self._caller.extend(bytes(int(gap * self.rate) * 2))
+        self._caller.extend(bytes(behind * 2))
         return True
 
     def add_bot(self, pcm: bytes) -> None:
         """Append bot audio as it is sent: it plays from the later of "now" and its queue end."""
         if not self._caller_started:
-            at = time.monotonic()  # before the caller's first audio, the wall clock is "now"
-            if self._fill_caller_gap(at, tolerance_s=0.0):
-                self._last_caller_at = at
+            # before the caller's first audio, the wall clock is "now"
+            self._fill_caller_gap(time.monotonic(), tolerance_s=0.0)
         bot_end = self._base + len(self._bot) // 2
         if bot_end < self.now:
             self._bot.extend(bytes((self.now - bot_end) * 2))
