@@ -13,7 +13,6 @@ the busy message.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -42,7 +41,7 @@ from ori_e2e.voice import (
     start_backend,
     start_worker,
 )
-from ori_operator.allocator import Allocator
+from ori_e2e.waiting import worker_in_state
 from ori_worker.sim.caller import Line, Script, SimulatedCall
 
 pytestmark = pytest.mark.e2e
@@ -106,21 +105,11 @@ async def worker(
     )  # fmt: skip
     redis = Redis.from_url(redis_url)
     try:
-        await wait_state(Allocator(redis), WorkerState.IDLE)
+        await worker_in_state(redis, WORKER_ID, WorkerState.IDLE)
         yield process
     finally:
         await redis.aclose()
         process.stop()
-
-
-async def wait_state(alloc: Allocator, state: WorkerState) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        registration = (await alloc.registrations([WORKER_ID]))[WORKER_ID]
-        if registration is not None and registration.state is state:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{WORKER_ID} never became {state}")
 
 
 def ring(backend: BackendProcess, bot_id: str, call_sid: str) -> ElementTree.Element:
@@ -148,6 +137,8 @@ async def test_an_inbound_twilio_call_is_routed_to_the_claimed_worker_and_record
     assert url.startswith("ws://127.0.0.1:") and url.endswith(f"/twilio/{bot_id}")
     assert f"/w/{WORKER_HOST}/{worker.port}/" in url  # through the router, to the claimed worker
 
+    repeat = await asyncio.to_thread(ring, backend, bot_id, "CA00000000000000000000000000000001")
+    assert ElementTree.tostring(repeat) == ElementTree.tostring(twiml)  # Twilio's retry: same
     busy = await asyncio.to_thread(ring, backend, bot_id, "CA00000000000000000000000000000002")
     assert [(e.tag, e.text) for e in busy] == [("Say", BUSY_MESSAGE), ("Hangup", None)]
 

@@ -32,6 +32,7 @@ from ori_e2e.servers import (
     start_nginx,
 )
 from ori_e2e.voice import SECRET, WorkerProcess, offline_fleet
+from ori_e2e.waiting import worker_in_state
 from ori_operator.allocator import Allocator
 from ori_worker.sim.caller import CallReport, Line, Script, SimulatedCall
 from ori_worker.sim.carrier import TwilioCarrier
@@ -98,19 +99,9 @@ async def alloc(
     redis = Redis.from_url(fleet_redis_url)
     allocator = Allocator(redis)
     for worker_id in workers:
-        await wait_state(allocator, worker_id, WorkerState.IDLE)
+        await worker_in_state(redis, worker_id, WorkerState.IDLE)
     yield allocator
     await redis.aclose()
-
-
-async def wait_state(alloc: Allocator, worker_id: str, state: WorkerState) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        reg = (await alloc.registrations([worker_id]))[worker_id]
-        if reg is not None and reg.state is state:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{worker_id} never became {state}: {reg}")
 
 
 def token_for(call_id: str, worker_id: str, *, secret: str = SECRET, ttl_s: int = 120) -> str:
@@ -232,7 +223,7 @@ async def test_a_claimed_call_runs_on_its_worker_and_a_reconnect_lands_there_aga
     assert [turn.text for turn in result.transcript if turn.role.value == "user"] == [
         line.text.lower() for line in CALL.lines
     ]
-    await wait_state(alloc, claimed.worker_id, WorkerState.IDLE)
+    await worker_in_state(alloc.redis, claimed.worker_id, WorkerState.IDLE)
     assert await alloc.active_calls(POOL) == 0
     saw_nothing(other, seen[other_id])
 

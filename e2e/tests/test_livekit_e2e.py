@@ -30,8 +30,7 @@ from ori_e2e.voice import (
     start_backend,
     start_worker,
 )
-from ori_e2e.waiting import eventually
-from ori_operator.allocator import Allocator
+from ori_e2e.waiting import worker_in_state
 from ori_worker.sim.caller import Line, Script
 from ori_worker.sim.livekit_call import LiveKitCall
 
@@ -125,7 +124,7 @@ async def test_livekit_s_webhook_to_the_backend_reaches_a_claimed_worker(
     )  # fmt: skip
     redis = Redis.from_url(redis_url)
     try:
-        await eventually(lambda: _idle(redis, "default-lk1"), "the worker registered idle")
+        await worker_in_state(redis, "default-lk1", WorkerState.IDLE)
         bot_id = backend.create_bot(bot_spec(offline_bot(booking.url)))
         token = sip_caller_token(livekit, "did-call-2", bot_id)
         report = await LiveKitCall(livekit.url, token, Script((Line("Goodbye"),))).run()
@@ -140,9 +139,3 @@ async def test_livekit_s_webhook_to_the_backend_reaches_a_claimed_worker(
     assert (result.call_id, result.worker_id) == (record["id"], "default-lk1")
     assert (result.direction, result.from_number) == (CallDirection.INBOUND, CALLER)
     assert [t.text for t in result.transcript if t.role is TranscriptRole.USER] == ["goodbye"]
-
-
-async def _idle(redis: Redis, worker_id: str) -> bool | None:
-    registration = await Allocator(redis).registrations([worker_id])
-    found = registration[worker_id]
-    return True if found is not None and found.state is WorkerState.IDLE else None

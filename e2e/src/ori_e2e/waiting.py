@@ -7,7 +7,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["eventually"]
+from redis.asyncio import Redis
+
+from ori_contracts.allocation import WorkerState
+from ori_operator.allocator import Allocator
+
+__all__ = ["eventually", "worker_in_state"]
 
 T = TypeVar("T")
 
@@ -32,3 +37,16 @@ async def eventually(
             return last
         await asyncio.sleep(every_s)
     raise AssertionError(f"timed out after {within_s:.0f} s waiting for {what} (last: {last!r})")
+
+
+async def worker_in_state(
+    redis: Redis, worker_id: str, state: WorkerState, *, within_s: float = 15.0
+) -> None:
+    """Wait until ``worker_id``'s registration in Redis says ``state``."""
+    allocator = Allocator(redis)
+
+    async def registered() -> bool:
+        found = (await allocator.registrations([worker_id]))[worker_id]
+        return found is not None and found.state is state
+
+    await eventually(registered, f"{worker_id} to be {state}", within_s=within_s, every_s=0.1)

@@ -63,7 +63,7 @@ async def post_call(
     return await client.post(url, content=content, headers={**headers, **form_type})
 
 
-async def test_with_no_worker_idle_the_caller_hears_busy_and_the_call_is_recorded(
+async def test_with_no_worker_idle_the_caller_hears_busy_and_the_call_is_recorded_once(
     client: httpx.AsyncClient, signup, bot_spec
 ) -> None:
     account = await signup()
@@ -73,6 +73,8 @@ async def test_with_no_worker_idle_the_caller_hears_busy_and_the_call_is_recorde
     assert (answer.status_code, answer.headers["content-type"]) == (200, "application/xml")
     twiml = ElementTree.fromstring(answer.text)
     assert [(e.tag, e.text) for e in twiml] == [("Say", BUSY_MESSAGE), ("Hangup", None)]
+    repeat = await post_call(client, bot_id)  # Twilio delivers the webhook again
+    assert (repeat.status_code, repeat.text) == (200, answer.text)
     (call,) = (await client.get("/api/v1/calls", headers=account.headers)).json()["data"]
     assert (call["status"], call["direction"], call["from_number"], call["bot_id"]) == (
         "not_placed",

@@ -87,6 +87,9 @@ async def test_a_twilio_call_follows_the_bot_s_rules_and_is_recorded(
     first_user = next(t for t in result.transcript if t.role is TranscriptRole.USER)
     greeting = frames[: int(rate * (first_user.started_at_ms - 300) / 1000)]
     assert np.abs(greeting[:, 1]).max() > 1000 and np.abs(greeting[:, 0]).max() < 200
+    # and the transcript's clock is the recording's: the caller is heard where it says
+    heard_ms = np.flatnonzero(np.abs(frames[:, 0]) > 1000)[0] * 1000 / rate
+    assert abs(heard_ms - first_user.started_at_ms) < 150
 
 
 @pytest.mark.parametrize("protocol", ["exotel", "websocket"])

@@ -14,6 +14,7 @@ from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FrameP
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from ori_worker import memory
+from ori_worker.analyzers import SpeechEdges
 from ori_worker.call_record import CallRecorder, Kind
 from ori_worker.observers import CallObservers
 from ori_worker.providers.pocketsphinx_stt import open_recogniser, pronunciations
@@ -120,7 +121,7 @@ async def test_speech_events_are_placed_where_the_caller_said_them_despite_a_lag
     await stop.process_frame(audio, FrameDirection.DOWNSTREAM)
     assert 0.5 <= lag.seconds < 1.5
 
-    recorder = CallRecorder(vad_start_s=0.2, lag=lag)
+    recorder = CallRecorder(edges=SpeechEdges(0.2, 0.2), lag=lag)
     before = time.monotonic()
     await recorder.on_push_frame(pushed(VADUserStartedSpeakingFrame()))
     start = recorder.last(Kind.USER_SPEECH_START)

@@ -140,6 +140,8 @@ async def test_a_widget_call_greets_answers_is_recorded_and_hangs_up(
     assert rate == 16000
     user = next(t for t in result.transcript if t.role is TranscriptRole.USER)
     greeting = frames[: int(rate * (user.started_at_ms - 300) / 1000)]
+    heard_ms = np.flatnonzero(np.abs(frames[:, 0]) > 1000)[0] * 1000 / rate
+    assert abs(heard_ms - user.started_at_ms) < 150  # the transcript's clock is the recording's
     assert np.abs(greeting[:, 1]).max() > 1000 and np.abs(greeting[:, 0]).max() < 200
     assert np.abs(frames[:, 0]).astype(float).mean() > 20  # the caller's "goodbye"
     assert session.room not in await rooms(livekit_server)

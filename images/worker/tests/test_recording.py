@@ -98,3 +98,24 @@ def test_before_the_caller_s_first_audio_the_wall_clock_runs(tmp_path: Path) -> 
     bot, caller = np.flatnonzero(audio[:, 1] == 200), np.flatnonzero(audio[:, 0] == 100)
     assert abs(bot[0] - RATE) < RATE // 20  # at 1 s, where it was played
     assert abs(caller[0] - int(1.48 * RATE)) < RATE // 20  # and the caller 0.5 s later
+
+
+def test_the_caller_s_first_audio_is_placed_when_it_came_however_soon(tmp_path: Path) -> None:
+    import time
+
+    now = time.monotonic()
+    timeline = StereoTimeline(tmp_path / "r.wav", RATE)
+    timeline.start(now - 0.15)  # the call started 150 ms before the caller's first audio ended
+    timeline.add_caller(tone(0.02, 100), at=now)
+    timeline.close()
+    audio, _ = read(tmp_path / "r.wav")
+    caller = np.flatnonzero(audio[:, 0] == 100)
+    assert abs(caller[0] - int(0.13 * RATE)) <= 1  # not at 0: the track would run early
+
+
+def test_the_start_cannot_move_once_there_is_audio(tmp_path: Path) -> None:
+    timeline = StereoTimeline(tmp_path / "r.wav", RATE)
+    timeline.add_caller(tone(0.02, 100))
+    with pytest.raises(RuntimeError, match="cannot move"):
+        timeline.start(0.0)
+    timeline.close()

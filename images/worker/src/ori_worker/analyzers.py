@@ -8,16 +8,22 @@ every call's analyzers get their own per-stream state around them.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import onnxruntime
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
+from pipecat.metrics.metrics import MetricsData
 
 
 def _options(threads: int) -> onnxruntime.SessionOptions:
@@ -67,13 +73,33 @@ SILENCE_PEAK = 100
 """Peak sample value (about -50 dBFS) below which a window is silence without asking Silero."""
 
 
+MAX_EDGE_EXTRA_S = 1.0
+"""How much earlier than ``start_secs``/``stop_secs`` before its event an edge may be placed."""
+
+
+@dataclass
+class SpeechEdges:
+    """How long before the VAD's latest start and stop events the speech started and stopped.
+
+    Pipecat's VAD reports speech once it has lasted ``start_secs`` and its smoothed volume has
+    climbed past ``min_volume``, so a soft or slow onset is reported later than
+    ``start_secs`` after it began (0.1-0.4 s more, varying with loudness); the same holds for
+    the end. :class:`SharedSileroVAD` measures the run of windows Silero scored as voice (or
+    as not) behind each event, so the transcript can place the turn where it is heard.
+    """
+
+    started_s: float = 0.2
+    stopped_s: float = 0.2
+
+
 class SharedSileroVAD(SileroVADAnalyzer):
     """Silero VAD with its own recurrent state around the process's shared session.
 
     Two changes to save CPU on every 32 ms window, which dominate an idle call's cost: a
     window whose peak is below :data:`SILENCE_PEAK` scores zero without running the model
     (it could not pass the volume threshold anyway), and the analysis runs on the event
-    loop (well under a millisecond) instead of a thread-pool round trip.
+    loop (well under a millisecond) instead of a thread-pool round trip. It also keeps
+    :attr:`edges` (see :class:`SpeechEdges`).
     """
 
     def __init__(self, *, sample_rate: int | None = None, params: Any = None) -> None:
@@ -85,6 +111,10 @@ class SharedSileroVAD(SileroVADAnalyzer):
         self._model = model
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        self.edges = SpeechEdges(self._params.start_secs, self._params.stop_secs)
+        self._run_voiced = False  # what Silero alone made of the latest windows
+        self._run_windows = 0  # and for how many windows in a row
+        self.voiced_windows = 0  # windows Silero scored as voice, ever (a change counter)
 
     async def analyze_audio(self, buffer: bytes) -> Any:
         """Analyse ``buffer`` inline (see the class docstring)."""
@@ -93,18 +123,100 @@ class SharedSileroVAD(SileroVADAnalyzer):
     def voice_confidence(self, buffer: bytes) -> Any:
         """Zero for a near-silent window, else Silero's confidence."""
         samples = np.frombuffer(buffer, dtype=np.int16)
-        if samples.size and int(np.abs(samples.astype(np.int32)).max()) < SILENCE_PEAK:
+        silent = samples.size and int(np.abs(samples.astype(np.int32)).max()) < SILENCE_PEAK
+        confidence = 0.0 if silent else super().voice_confidence(buffer)
+        voiced = bool(confidence >= self._params.confidence)
+        if voiced is not self._run_voiced:
+            self._run_voiced, self._run_windows = voiced, 0
+        self._run_windows += 1
+        self.voiced_windows += voiced
+        return confidence
+
+    @property
+    def quiet_s(self) -> float:
+        """How long Silero has heard no voice, up to the last window (0 while it hears one)."""
+        if self._run_voiced:
             return 0.0
-        return super().voice_confidence(buffer)
+        return self._run_windows * (self._vad_frames_num_bytes // 2) / self.sample_rate
+
+    def _run_analyzer(self, buffer: bytes) -> VADState:
+        before = self._vad_state
+        state: VADState = super()._run_analyzer(buffer)
+        if state is VADState.SPEAKING and before in (VADState.QUIET, VADState.STARTING):
+            self.edges.started_s = self._run_s(voiced=True, usual=self._params.start_secs)
+        elif state is VADState.QUIET and before in (VADState.SPEAKING, VADState.STOPPING):
+            self.edges.stopped_s = self._run_s(voiced=False, usual=self._params.stop_secs)
+        return state
+
+    def _run_s(self, *, voiced: bool, usual: float) -> float:
+        """Seconds from the start of the current run (if it is ``voiced``) to the audio's end."""
+        if self._run_voiced is not voiced:
+            return usual
+        window, pending = self._vad_frames_num_bytes // 2, len(self._vad_buffer) // 2
+        seconds = (self._run_windows * window + pending) / self.sample_rate
+        return min(seconds, usual + MAX_EDGE_EXTRA_S)
+
+
+EARLY_MARGIN_S = 0.1
+"""Smart Turn starts this long before the VAD would end the speech (see SharedSmartTurn)."""
 
 
 class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
-    """Smart Turn v3 with its own audio buffer around the process's shared session."""
+    """Smart Turn v3 with its own audio buffer around the process's shared session.
 
-    def __init__(self, **kwargs: Any) -> None:
+    Given the call's VAD, it also starts its inference early. Pipecat asks for the verdict
+    when the VAD reports the end of speech, ``stop_secs`` after the caller fell quiet, and
+    the caller then waits for the inference (about 70 ms of CPU here, more on a busy
+    host). Instead, once Silero has heard no voice for ``stop_secs`` minus
+    :data:`EARLY_MARGIN_S`, the inference starts on the audio so far, the rest of the quiet
+    padded with zeros; when the VAD reports the end, the verdict is ready or nearly so. If
+    Silero hears voice again first, the early verdict is dropped and, should the end come
+    later, the inference runs as usual.
+    """
+
+    def __init__(self, *, vad: SharedSileroVAD | None = None, **kwargs: Any) -> None:
         BaseSmartTurn.__init__(self, **kwargs)
         self._log_data = False
         self._session = smart_turn_session()
+        self._vad = vad
+        self._early: tuple[int, Future[Any]] | None = None  # (voiced windows then, verdict)
+        self.early_used = 0  # early verdicts that answered the end of a turn
+        self.early_dropped = 0  # and those dropped because the caller went on
+
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        """Buffer the audio (pipecat's way), starting or dropping an early verdict."""
+        state: EndOfTurnState = super().append_audio(buffer, is_speech)
+        vad = self._vad
+        if vad is None or state is EndOfTurnState.COMPLETE or not is_speech:
+            self._early = None
+            return state
+        if self._early is not None and self._early[0] != vad.voiced_windows:
+            self._early = None  # voice again: that was a pause, not the end
+            self.early_dropped += 1
+        stop_s, quiet_s = vad.params.stop_secs, vad.quiet_s
+        start = quiet_s > 0 and quiet_s >= stop_s - EARLY_MARGIN_S
+        if start and self._early is None and self._audio_buffer:
+            rest = np.zeros(round(max(0.0, stop_s - quiet_s) * self.sample_rate), np.int16)
+            audio = [*self._audio_buffer, (time.monotonic(), rest)]
+            verdict = self._model_executor.submit(self._process_speech_segment, audio)
+            self._early = (vad.voiced_windows, verdict)
+        return state
+
+    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, MetricsData | None]:
+        """The early verdict when it still holds, else pipecat's inference now."""
+        early, self._early = self._early, None
+        if early is None or self._vad is None or early[0] != self._vad.voiced_windows:
+            return await super().analyze_end_of_turn()
+        state, result = await asyncio.wrap_future(early[1])
+        self.early_used += 1
+        if state == EndOfTurnState.COMPLETE:
+            self._clear(state)
+        return state, result
+
+    def clear(self) -> None:
+        """Reset the analyzer, and forget any early verdict."""
+        self._early = None
+        super().clear()  # type: ignore[no-untyped-call]
 
 
 def prewarm() -> None:

@@ -212,7 +212,7 @@ async def _converse(
         await apologise(transport)
         end = call_control.failed(reason, str(exc))
         return call_result(facts, cfg, end, state.answered, _now(), None)
-    t0 = time.monotonic()
+    t0 = built.start_clock()
     answered = state.answered = _now()
     await _conduct(cfg, built, transport, control)
     ended, t_end = _now(), time.monotonic()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pipecat.clocks.base_clock import BaseClock
 from pipecat.frames.frames import (
     AggregatedTextFrame,
     BotStartedSpeakingFrame,
@@ -39,6 +40,7 @@ from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.processors.frame_processor import FrameDirection
 
 from ori_contracts import LatencyStats, TranscriptRole, TranscriptTurn, TurnLatency
+from ori_worker.analyzers import SpeechEdges
 from ori_worker.recording import AudioLag
 
 log = logging.getLogger(__name__)
@@ -81,13 +83,39 @@ class Usage:
     llm_cached_tokens: int = 0
 
 
+class CallClock(BaseClock):
+    """The pipeline's clock, able to say when (``time.monotonic()``) a push happened.
+
+    Pipecat stamps every push with this clock, and hands it to observers through a queue
+    that may run well behind the pipeline on a busy host. Events are dated by their stamp,
+    not by when the observer got round to them.
+    """
+
+    def __init__(self) -> None:
+        self.started_ns = 0
+
+    def start(self) -> None:
+        """Start counting (the pipeline worker calls this)."""
+        self.started_ns = time.monotonic_ns()
+
+    def get_time(self) -> int:
+        """Nanoseconds since the start (0 before it)."""
+        return time.monotonic_ns() - self.started_ns if self.started_ns else 0
+
+    def monotonic(self, stamp_ns: int) -> float | None:
+        """A stamp of this clock as ``time.monotonic()`` seconds (None if it is no stamp)."""
+        if not self.started_ns or stamp_ns <= 0:
+            return None
+        return (self.started_ns + stamp_ns) / 1e9
+
+
 @dataclass(eq=False)
 class CallRecorder(BaseObserver):
     """Collects a call's events; attach it as a pipeline observer and to the aggregators."""
 
-    vad_start_s: float = 0.2
-    vad_stop_s: float = 0.2
+    edges: SpeechEdges = field(default_factory=SpeechEdges)
     lag: AudioLag = field(default_factory=AudioLag)
+    clock: CallClock = field(default_factory=CallClock)
     events: list[Event] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     ttfb_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -105,11 +133,12 @@ class CallRecorder(BaseObserver):
         frame = data.frame
         if data.direction is not FrameDirection.DOWNSTREAM:
             return
-        now = time.monotonic()
+        pushed = self.clock.monotonic(data.timestamp)
+        now = time.monotonic() if pushed is None else pushed
         if isinstance(frame, VADUserStartedSpeakingFrame):
-            self.add(Kind.USER_SPEECH_START, now - self.lag.seconds - self.vad_start_s)
+            self.add(Kind.USER_SPEECH_START, now - self.lag.seconds - self.edges.started_s)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self.add(Kind.USER_SPEECH_STOP, now - self.lag.seconds - self.vad_stop_s)
+            self.add(Kind.USER_SPEECH_STOP, now - self.lag.seconds - self.edges.stopped_s)
         elif isinstance(frame, TranscriptionFrame):
             self.add(Kind.TRANSCRIPT, now, text=frame.text)
         elif (

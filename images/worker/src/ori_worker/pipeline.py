@@ -47,7 +47,7 @@ from pipecat.utils.types import NOT_GIVEN
 
 from ori_contracts import RuntimeConfig, TurnStrategy
 from ori_worker.analyzers import SharedSileroVAD, SharedSmartTurn
-from ori_worker.call_record import CallRecorder, StageNames
+from ori_worker.call_record import CallClock, CallRecorder, StageNames
 from ori_worker.observers import CallObservers
 from ori_worker.providers.factory import ProviderKeys, make_llm, make_stt, make_tts
 from ori_worker.recording import AudioLag, BotTap, CallerAudioStop, CallerTap, StereoTimeline
@@ -71,6 +71,18 @@ class CallPipeline:
     timeline: StereoTimeline | None
     stage_names: StageNames
 
+    def start_clock(self) -> float:
+        """The call's zero (monotonic): transcript offsets and the recording both start here.
+
+        Taken when the pipeline is about to run, not when it was built: building it (models
+        loaded, services made) can take a while on a busy host, and a recording that started
+        earlier would put every word later than the transcript says.
+        """
+        t0 = time.monotonic()
+        if self.timeline is not None:
+            self.timeline.start(t0)
+        return t0
+
 
 def render_prompt(template: str, cfg: RuntimeConfig) -> str:
     """Fill ``{contact.name}``-style placeholders from the call; unknown ones stay as they are."""
@@ -87,8 +99,11 @@ def render_prompt(template: str, cfg: RuntimeConfig) -> str:
     return _PLACEHOLDER.sub(lookup, template)
 
 
-def turn_strategies(cfg: RuntimeConfig) -> UserTurnStrategies:
-    """The user-turn start (barge-in) and stop (end of turn) strategies for ``cfg.turn``."""
+def turn_strategies(cfg: RuntimeConfig, vad: SharedSileroVAD | None = None) -> UserTurnStrategies:
+    """The user-turn start (barge-in) and stop (end of turn) strategies for ``cfg.turn``.
+
+    With the call's ``vad``, Smart Turn starts its inference early (see SharedSmartTurn).
+    """
     turn = cfg.turn
     if turn.strategy is TurnStrategy.PROVIDER:
         return ExternalUserTurnStrategies(enable_interruptions=turn.allow_interruptions)
@@ -110,11 +125,12 @@ def turn_strategies(cfg: RuntimeConfig) -> UserTurnStrategies:
         stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=turn.speech_timeout_s)]
     else:
         analyzer = SharedSmartTurn(
+            vad=vad,
             params=SmartTurnParams(
                 stop_secs=turn.stop_s,
                 pre_speech_ms=turn.pre_speech_ms,
                 max_duration_secs=turn.max_duration_s,
-            )
+            ),
         )
         stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)]
     return UserTurnStrategies(start=start, stop=stop)
@@ -161,15 +177,16 @@ def build_pipeline(
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=vad, user_turn_strategies=turn_strategies(cfg)
+            vad_analyzer=vad, user_turn_strategies=turn_strategies(cfg, vad)
         ),
     )
     lag = AudioLag()
-    recorder = CallRecorder(vad_start_s=cfg.vad.start_s, vad_stop_s=cfg.vad.stop_s, lag=lag)
+    clock = CallClock()
+    recorder = CallRecorder(edges=vad.edges, lag=lag, clock=clock)
     user, assistant = aggregators.user(), aggregators.assistant()
     user.add_event_handler("on_user_turn_stopped", recorder.on_user_turn_stopped)
     timeline = (
-        StereoTimeline(deps.recording_path, deps.sample_rate_hz, origin=time.monotonic())
+        StereoTimeline(deps.recording_path, deps.sample_rate_hz)
         if deps.recording_path is not None
         else None
     )
@@ -191,6 +208,7 @@ def build_pipeline(
         ),
         # One observer queue for both, spared the caller's audio (see ori_worker.observers).
         observers=[CallObservers([recorder, latency])],
+        clock=clock,
         idle_timeout_secs=None,
         enable_rtvi=False,
         enable_tracing=deps.enable_tracing,

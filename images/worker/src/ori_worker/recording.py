@@ -2,7 +2,8 @@
 
 :class:`StereoTimeline` places audio the way the caller experienced it. The caller's audio
 arrives in real time and defines the clock (its sample count; gaps in the carrier's stream
-are filled by wall-clock time). Given an ``origin`` (the pipeline's start), the time before
+are filled by wall-clock time). Given an ``origin`` (the call's start, which is also the
+transcript's zero, so a turn's ``started_at_ms`` is where it is heard), the time before
 the caller's first audio is silence on their side too: a LiveKit caller's track may arrive a
 while after the bot joined the room, and the bot may already be talking. Each bot chunk
 starts where the previous one ended or at "now", whichever is later, because the carrier
@@ -69,6 +70,12 @@ class StereoTimeline:
         self._caller_started = False
         self.closed = False
 
+    def start(self, origin: float) -> None:
+        """The call starts at monotonic time ``origin``: sample 0, and the transcript's zero."""
+        if self._caller_started or self._bot:
+            raise RuntimeError("the recording has audio already; its start cannot move")
+        self._origin = origin
+
     @property
     def now(self) -> int:
         """The current position, in samples: how much caller audio the call has had."""
@@ -85,13 +92,15 @@ class StereoTimeline:
         starts = at - len(pcm) / 2 / self.rate
         if self._origin is None:
             self._origin = starts
-        self._fill_caller_gap(starts)
+        # the wait for the caller's first audio is silence however short; later, a gap
+        # within the tolerance is jitter that the stream makes up
+        self._fill_caller_gap(starts, tolerance_s=0.2 if self._caller_started else 0.0)
         self._caller_started = True
         self._caller.extend(pcm)
         if len(self._caller) >= self.rate * 2 * _FLUSH_EVERY_S:
             self._flush(self.now)
 
-    def _fill_caller_gap(self, upto: float, tolerance_s: float = 0.2) -> bool:
+    def _fill_caller_gap(self, upto: float, tolerance_s: float) -> bool:
         """Silence on the caller's side up to ``upto``, once their audio is behind the clock.
 
         Measured from the origin, not from the caller's last frame: many short gaps (a sender

@@ -28,6 +28,10 @@ Keys, their Redis type and their lifetime:
 * `livekit_dispatch(room, participant_sid)` -> `ori:livekit:<sha256 of both>:dispatch`.
   String: the call id a LiveKit SIP caller was dispatched as, set with `SET NX` by the
   backend (a repeated webhook starts no second call). TTL `CALL_CLAIM_TTL_S`.
+* `twilio_answer(call_sid)` -> `ori:twilio:<sha256 of the CallSid>:answer`. String: the
+  TwiML the backend answered a Twilio call's voice webhook with, set with `SET NX` (empty
+  while it is being decided), so a webhook Twilio repeats gets the same answer and starts no
+  second call. TTL `INBOUND_ANSWER_TTL_S`.
 * `call_results_stream()` -> `ori:call-results`. Stream: one `CallResult` JSON per entry, in
   field `data`. No TTL; trimmed by length.
 
@@ -46,6 +50,7 @@ __all__ = [
     "CALL_CLAIM_TTL_S",
     "CAMPAIGN_LEASE_RENEW_INTERVAL_S",
     "CAMPAIGN_LEASE_TTL_S",
+    "INBOUND_ANSWER_TTL_S",
     "LOGIN_FAILURES_TTL_S",
     "PREFIX",
     "RATE_LIMIT_WINDOW_S",
@@ -61,6 +66,7 @@ __all__ = [
     "pool_idle_workers",
     "rate_limit",
     "runtime_config",
+    "twilio_answer",
     "worker",
 ]
 
@@ -68,6 +74,7 @@ PREFIX: Final = "ori"
 
 RUNTIME_CONFIG_TTL_S: Final = 3600
 CALL_CLAIM_TTL_S: Final = 3600
+INBOUND_ANSWER_TTL_S: Final = 600
 WORKER_TTL_S: Final = 15
 WORKER_HEARTBEAT_INTERVAL_S: Final = 5
 ACTIVE_CALL_STALE_AFTER_S: Final = 15
@@ -143,6 +150,12 @@ def livekit_dispatch(room: str, participant_sid: str) -> str:
     """
     digest = hashlib.sha256(f"{room}\n{participant_sid}".encode()).hexdigest()
     return f"{PREFIX}:livekit:{digest}:dispatch"
+
+
+def twilio_answer(call_sid: str) -> str:
+    """Key holding the TwiML a Twilio call's voice webhook was answered with (`SET NX`)."""
+    digest = hashlib.sha256(call_sid.encode()).hexdigest()
+    return f"{PREFIX}:twilio:{digest}:answer"
 
 
 def rate_limit(scope: str, subject: str) -> str:

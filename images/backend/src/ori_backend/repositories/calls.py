@@ -24,6 +24,7 @@ __all__ = [
     "insert_if_absent",
     "list_calls",
     "mark_started",
+    "mark_not_placed",
     "claim_result",
     "apply_result",
     "sort_key",
@@ -62,6 +63,13 @@ async def mark_started(db: Db, call_id: str, changes: Doc) -> None:
     """Record that a worker took the call (only while no result has arrived)."""
     await db[COLLECTIONS["calls"]].update_one(
         {"_id": call_id, "result_received_at": None}, {"$set": changes}
+    )
+
+
+async def mark_not_placed(db: Db, call_id: str) -> None:
+    """Record that no worker took the call (only while no worker has started it)."""
+    await db[COLLECTIONS["calls"]].update_one(
+        {"_id": call_id, "status": "created"}, {"$set": {"status": "not_placed"}}
     )
 
 

@@ -1,19 +1,25 @@
 """Idle-worker claims in Redis (`ori_contracts.allocation`): one call, one worker.
 
 Direct outbound calls and inbound carrier webhooks both start here: claim an idle worker of
-``FLEET_POOL`` for the call (atomically: no other call can claim it), hand the call to it,
-and give it back if it refuses before the call starts.
+``FLEET_POOL`` for the call (atomically: no other call can claim it), hand the call to it
+with a per-call token it checks (:func:`call_token`), and give it back if it refuses before
+the call starts.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Final
 
 from redis.asyncio import Redis
 
 from ori_contracts import allocation
 
-__all__ = ["Claimed", "claim_worker", "release_worker"]
+__all__ = ["TOKEN_TTL_S", "Claimed", "call_token", "claim_worker", "release_worker"]
+
+TOKEN_TTL_S: Final = 60
+"""How long a claimed worker's call token stays valid: the carrier has this long to connect."""
 
 
 @dataclass(frozen=True)
@@ -45,3 +51,10 @@ async def release_worker(redis: Redis, pool: str, claim: Claimed, call_id: str) 
     call = allocation.release(claim.worker_id, pool, call_id)
     script = redis.register_script(call.script.source)
     await script(keys=list(call.keys), args=list(call.args))
+
+
+def call_token(secret: str, call_id: str, claim: Claimed, ttl_s: int = TOKEN_TTL_S) -> str:
+    """The token that lets ``call_id`` onto the worker it claimed, for ``ttl_s`` seconds."""
+    return allocation.sign_call_token(
+        secret, call_id=call_id, worker_id=claim.worker_id, expires_at=int(time.time()) + ttl_s
+    )

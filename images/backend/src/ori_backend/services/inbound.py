@@ -6,36 +6,39 @@ voice webhook is set there. The request must carry Twilio's ``X-Twilio-Signature
 records the call, claims an idle worker of ``FLEET_POOL`` for it (`services.capacity`) and
 answers TwiML that connects a Media Stream to that worker through the call router
 (``VOXCORE_WSS_BASE_URL``), with the call id and a per-call token (valid for
-:data:`TOKEN_TTL_S`) as stream parameters, which the worker checks. With no worker idle the
+`capacity.TOKEN_TTL_S`) as stream parameters, which the worker checks. With no worker idle the
 caller hears :data:`BUSY_MESSAGE`, the call is hung up, and its record says ``not_placed``.
+A webhook Twilio delivers again (same ``CallSid``) gets the first delivery's answer and
+starts no second call (`redis_keys.twilio_answer`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
-import time
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 from xml.sax.saxutils import escape, quoteattr
 
 from redis.asyncio import Redis
 
-from ori_backend.db import COLLECTIONS, Db
+from ori_backend.db import Db
 from ori_backend.errors import NotFound
 from ori_backend.repositories import bots as bots_repo
 from ori_backend.repositories import calls as calls_repo
-from ori_backend.services.capacity import claim_worker
-from ori_backend.services.runtime_config import new_call_doc
+from ori_backend.services import runtime_config
+from ori_backend.services.capacity import call_token, claim_worker
 from ori_backend.settings import BackendSettings
-from ori_contracts import allocation
+from ori_contracts import allocation, redis_keys
 from ori_contracts.ids import new_call_id
 
-__all__ = ["BUSY_MESSAGE", "TOKEN_TTL_S", "answer_twilio_call", "twilio_signature"]
+__all__ = ["BUSY_MESSAGE", "answer_twilio_call", "twilio_signature"]
 
-TOKEN_TTL_S: Final = 60
-"""How long the carrier has to open the stream after the webhook's answer."""
+REPEAT_WAIT_STEPS: Final = 50
+REPEAT_WAIT_STEP_S: Final = 0.1
+"""A repeated webhook waits up to 5 s for the first delivery's answer."""
 BUSY_MESSAGE: Final = "Sorry, all our lines are busy right now. Please call again later."
 
 Params = Sequence[tuple[str, str]]
@@ -86,33 +89,44 @@ async def answer_twilio_call(
     if bot is None:
         raise NotFound(f"bot {bot_id} not found")
     form = dict(params)
-    call_id = new_call_id()
-    doc = new_call_doc(
-        call_id=call_id,
-        workspace_id=bot["workspace_id"],
-        bot_id=bot["_id"],
-        bot_version=bot["version"],
-        campaign_id=None,
-        contact_id=None,
-        contact=None,
-        direction="inbound",
-        telephony="twilio",
-        from_number=form.get("From"),
-        to_number=form.get("To"),
-        carrier_call_id=form.get("CallSid"),
+    key = redis_keys.twilio_answer(form.get("CallSid") or new_call_id())
+    if not await redis.set(key, "", nx=True, ex=redis_keys.INBOUND_ANSWER_TTL_S):
+        return await _earlier_answer(redis, key)
+    try:
+        twiml = await _connect(db, redis, settings, bot, form)
+    except BaseException:
+        await redis.delete(key)  # nothing was answered: a repeat may try again
+        raise
+    await redis.set(key, twiml, xx=True, keepttl=True)
+    return twiml
+
+
+async def _connect(
+    db: Db, redis: Redis, settings: BackendSettings, bot: dict[str, Any], form: dict[str, str]
+) -> str:
+    """Record the call and claim a worker for it: TwiML to reach it, or the busy TwiML."""
+    doc = runtime_config.inbound_call_doc(
+        bot, "twilio", form.get("From"), form.get("To"), carrier_call_id=form.get("CallSid")
     )
+    call_id = doc["_id"]
     await calls_repo.insert_if_absent(db, doc)
     claim = await claim_worker(redis, settings.fleet_pool, call_id)
     if claim is None or settings.voxcore_secret is None:
-        await db[COLLECTIONS["calls"]].update_one(
-            {"_id": call_id}, {"$set": {"status": "not_placed"}}
-        )
+        await calls_repo.mark_not_placed(db, call_id)
         return busy_twiml()
-    token = allocation.sign_call_token(
-        settings.voxcore_secret.get_secret_value(),
-        call_id=call_id,
-        worker_id=claim.worker_id,
-        expires_at=int(time.time()) + TOKEN_TTL_S,
-    )
-    url = allocation.routed_url(settings.voxcore_wss_base_url, claim.address, f"/twilio/{bot_id}")
+    token = call_token(settings.voxcore_secret.get_secret_value(), call_id, claim)
+    path = f"/twilio/{bot['_id']}"
+    url = allocation.routed_url(settings.voxcore_wss_base_url, claim.address, path)
     return stream_twiml(url, {"call_id": call_id, "token": token})
+
+
+async def _earlier_answer(redis: Redis, key: str) -> str:
+    """The answer to the first delivery of this webhook, once it is decided."""
+    for _ in range(REPEAT_WAIT_STEPS):
+        earlier = await redis.get(key)
+        if earlier is None:
+            break  # the first delivery failed and answered nothing
+        if earlier:
+            return earlier.decode() if isinstance(earlier, bytes) else str(earlier)
+        await asyncio.sleep(REPEAT_WAIT_STEP_S)
+    return busy_twiml()

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,15 +26,15 @@ import httpx
 import jwt
 from redis.asyncio import Redis
 
-from ori_backend.db import COLLECTIONS, Db
+from ori_backend.db import Db
 from ori_backend.errors import BadGateway, NotFound, ServiceUnavailable
 from ori_backend.repositories import bots as bots_repo
 from ori_backend.repositories import calls as calls_repo
-from ori_backend.services.capacity import claim_worker, release_worker
-from ori_backend.services.runtime_config import new_call_doc
+from ori_backend.services import runtime_config
+from ori_backend.services.capacity import call_token, claim_worker, release_worker
 from ori_backend.settings import BackendSettings
-from ori_contracts import allocation, redis_keys
-from ori_contracts.ids import ID_PATTERN, new_call_id
+from ori_contracts import redis_keys
+from ori_contracts.ids import ID_PATTERN
 from ori_contracts.wire import (
     CALL_ID_HEADER,
     CALL_TOKEN_HEADER,
@@ -47,7 +46,6 @@ __all__ = ["InvalidWebhook", "SipCaller", "dispatch_sip_call", "sip_caller", "ve
 
 _ID = re.compile(ID_PATTERN)
 FORWARD_TIMEOUT_S: Final = 15.0
-TOKEN_TTL_S: Final = 60
 
 
 class InvalidWebhook(Exception):
@@ -129,35 +127,18 @@ async def dispatch_sip_call(
     bot = await bots_repo.get_any_workspace(db, caller.bot_id)
     if bot is None:
         raise NotFound(f"bot {caller.bot_id} not found")
-    call_id = new_call_id()
+    doc = runtime_config.inbound_call_doc(bot, "livekit", caller.from_number, caller.to_number)
+    call_id = doc["_id"]
     key = redis_keys.livekit_dispatch(caller.room, caller.participant_sid)
     if not await redis.set(key, call_id, nx=True, ex=redis_keys.CALL_CLAIM_TTL_S):
         earlier = await redis.get(key)
         return {"ignored": f"this caller was dispatched already as {earlier!r}"}
-    doc = new_call_doc(
-        call_id=call_id,
-        workspace_id=bot["workspace_id"],
-        bot_id=bot["_id"],
-        bot_version=bot["version"],
-        campaign_id=None,
-        contact_id=None,
-        contact=None,
-        direction="inbound",
-        telephony="livekit",
-        from_number=caller.from_number,
-        to_number=caller.to_number,
-    )
     await calls_repo.insert_if_absent(db, doc)
     claim = await claim_worker(redis, settings.fleet_pool, call_id)
     if claim is None or settings.voxcore_secret is None:
         await _not_placed(db, call_id, redis, key)
         raise ServiceUnavailable("no worker is free to take the call", headers={"Retry-After": "5"})
-    token = allocation.sign_call_token(
-        settings.voxcore_secret.get_secret_value(),
-        call_id=call_id,
-        worker_id=claim.worker_id,
-        expires_at=int(time.time()) + TOKEN_TTL_S,
-    )
+    token = call_token(settings.voxcore_secret.get_secret_value(), call_id, claim)
     body, authorization = webhook
     headers = {
         "Authorization": authorization,
@@ -182,5 +163,5 @@ async def dispatch_sip_call(
 
 async def _not_placed(db: Db, call_id: str, redis: Redis, key: str) -> None:
     """Mark the call not placed, and let LiveKit's retry of the webhook try again."""
-    await db[COLLECTIONS["calls"]].update_one({"_id": call_id}, {"$set": {"status": "not_placed"}})
+    await calls_repo.mark_not_placed(db, call_id)
     await redis.delete(key)

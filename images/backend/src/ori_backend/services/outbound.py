@@ -20,7 +20,7 @@ from typing import Any, Final
 import httpx
 from redis.asyncio import Redis
 
-from ori_backend.db import COLLECTIONS, Db
+from ori_backend.db import Db
 from ori_backend.errors import BadGateway, ServiceUnavailable
 from ori_backend.repositories import calls as calls_repo
 from ori_backend.schemas.calls import CallCreate
@@ -85,7 +85,7 @@ async def place_call(
             refusals.append(f"{url}: {_detail(answer)}")
             if claim is not None and url == claim.url:
                 await release_worker(redis, settings.fleet_pool, claim, call_id)
-    await db[COLLECTIONS["calls"]].update_one({"_id": call_id}, {"$set": {"status": "not_placed"}})
+    await calls_repo.mark_not_placed(db, call_id)
     tried = f" (refused: {'; '.join(refusals)})" if refusals else ""
     raise ServiceUnavailable(
         f"no worker is free to take the call; try again shortly{tried}",

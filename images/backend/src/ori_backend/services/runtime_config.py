@@ -26,6 +26,7 @@ from ori_backend.repositories import contacts as contacts_repo
 from ori_backend.repositories import knowledge as kb_repo
 from ori_contracts import redis_keys
 from ori_contracts.bot_spec import BotSpec
+from ori_contracts.ids import new_call_id
 from ori_contracts.runtime_config import Contact, RuntimeConfig
 from ori_contracts.tools import KnowledgeBaseRef
 from ori_contracts.wire import ConfigRequest
@@ -52,6 +53,26 @@ def new_call_doc(**fields: Any) -> Doc:
         "result_received_at": None,
         **fields,
     }
+
+
+def inbound_call_doc(
+    bot: Doc, telephony: str, from_number: str | None, to_number: str | None, **extra: Any
+) -> Doc:
+    """A fresh record for a call to ``bot`` that came in (no campaign, no contact)."""
+    return new_call_doc(
+        call_id=new_call_id(),
+        workspace_id=bot["workspace_id"],
+        bot_id=bot["_id"],
+        bot_version=bot["version"],
+        campaign_id=None,
+        contact_id=None,
+        contact=None,
+        direction="inbound",
+        telephony=telephony,
+        from_number=from_number,
+        to_number=to_number,
+        **extra,
+    )
 
 
 async def cached_config(redis: Redis, call_id: str) -> bytes | None:
