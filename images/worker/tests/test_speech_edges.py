@@ -33,7 +33,8 @@ async def edges_heard(audio: bytes) -> list[tuple[VADState, float, float]]:
     """Each VAD event: the state, when it fired (s into the audio), how long ago speech changed."""
     vad = SharedSileroVAD(params=VADParams())
     vad.set_sample_rate(RATE_HZ)  # as the pipeline does when it starts
-    events, state = [], VADState.QUIET
+    events: list[tuple[VADState, float, float]] = []
+    state = VADState.QUIET
     for i in range(0, len(audio), CHUNK * 2):
         new = await vad.analyze_audio(audio[i : i + CHUNK * 2])
         fed_s = (i // 2 + CHUNK) / RATE_HZ
