@@ -47,8 +47,9 @@ lint: sync ## ruff, import boundaries, Dockerfiles, generated-file drift
 	bash -n tools/build.sh .ci/run
 
 .PHONY: typecheck
-typecheck: sync ## mypy --strict over every member
-	$(RUN) mypy libs/contracts/src images/backend/src images/worker/src images/dialler/src operator/src e2e/src tools/gen_config.py tools/gen_crds.py
+typecheck: sync ## mypy --strict over every member, tests included
+	$(RUN) mypy libs/contracts/src images/backend/src images/worker/src images/dialler/src operator/src e2e/src tools/gen_config.py tools/gen_crds.py \
+		libs/contracts/tests images/backend/tests images/worker/tests operator/tests e2e/tests tools/tests
 
 .PHONY: unit
 unit: sync ## unit tests only (no servers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -33,7 +34,7 @@ def pod(name: str, *, created: float = 0.0, **fields: object) -> PodView:
     return PodView(**{**base, **fields})  # type: ignore[arg-type]
 
 
-def reg(name: str, state: WorkerState, **fields: object) -> WorkerRegistration:
+def reg(name: str, state: WorkerState, **fields: float) -> WorkerRegistration:
     call = "call_" + name if state in (WorkerState.BUSY, WorkerState.DRAINING) else ""
     return WorkerRegistration(
         worker_id=name, pool="p", address="10.0.0.1:8000", state=state, call_id=call, **fields
@@ -43,7 +44,7 @@ def reg(name: str, state: WorkerState, **fields: object) -> WorkerRegistration:
 def run(
     pool_spec: FleetPoolSpec,
     pods: list[PodView],
-    regs: dict[str, WorkerRegistration | None] | None,
+    regs: Mapping[str, WorkerRegistration | None] | None,
 ) -> Plan:
     return plan("p", pool_spec, pods, regs, generation=3, previous=FleetPoolStatus(), now=NOW)
 

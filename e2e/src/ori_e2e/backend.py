@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,8 @@ __all__ = [
     "FLEET_SECRET",
     "PASSWORD",
     "Account",
+    "BotSpecFactory",
+    "Signup",
     "RunningBackend",
     "backend_env",
     "bot_spec",
@@ -74,6 +76,12 @@ class Account:
     def headers(self) -> dict[str, str]:
         """`Authorization` and `X-Workspace-Id` of the account's own workspace."""
         return {"Authorization": f"Bearer {self.token}", "X-Workspace-Id": self.workspace_id}
+
+
+Signup = Callable[..., Awaitable[Account]]
+"""The backend tests' ``signup`` fixture: a fresh account, its own workspace, as admin."""
+BotSpecFactory = Callable[..., dict[str, Any]]
+"""The backend tests' ``bot_spec`` fixture: :func:`bot_spec`."""
 
 
 async def sign_up(

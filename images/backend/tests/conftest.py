@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,16 @@ from fastapi import FastAPI
 
 from ori_backend.app import create_app
 from ori_backend.settings import BackendSettings
-from ori_e2e.backend import FLEET_SECRET, JWT_SECRET, Account, bot_spec, create_api_key, sign_up
+from ori_e2e.backend import (
+    FLEET_SECRET,
+    JWT_SECRET,
+    Account,
+    BotSpecFactory,
+    Signup,
+    bot_spec,
+    create_api_key,
+    sign_up,
+)
 
 
 def make_settings(**overrides: Any) -> BackendSettings:
@@ -56,9 +65,6 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield http
 
 
-Signup = Callable[..., Awaitable[Account]]
-
-
 @pytest.fixture
 def signup(client: httpx.AsyncClient) -> Signup:
     """Sign up a fresh account (its own workspace, as admin)."""
@@ -67,9 +73,6 @@ def signup(client: httpx.AsyncClient) -> Signup:
         return await sign_up(client, email)
 
     return make
-
-
-BotSpecFactory = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture(name="bot_spec")

@@ -10,6 +10,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -28,7 +29,7 @@ def embed(text: str) -> list[float]:
     return [v / norm for v in vector]
 
 
-def make_app(expected_key: str, seen: list[dict]) -> Starlette:
+def make_app(expected_key: str, seen: list[dict[str, Any]]) -> Starlette:
     async def embeddings(request: Request) -> JSONResponse:
         if request.headers.get("authorization") != f"Bearer {expected_key}":
             return JSONResponse({"error": {"message": "Incorrect API key"}}, status_code=401)
@@ -46,11 +47,11 @@ def make_app(expected_key: str, seen: list[dict]) -> Starlette:
 
 
 @contextmanager
-def serve(expected_key: str) -> Iterator[tuple[str, list[dict]]]:
+def serve(expected_key: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    seen: list[dict] = []
+    seen: list[dict[str, Any]] = []
     server = uvicorn.Server(
         uvicorn.Config(
             make_app(expected_key, seen), host="127.0.0.1", port=port, log_level="warning"

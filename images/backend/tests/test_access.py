@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+
+from ori_e2e.backend import Account, BotSpecFactory, Signup
 
 pytestmark = pytest.mark.integration
 
 ROLES = ("member", "developer", "admin")
 
 
-async def _world(client: httpx.AsyncClient, account, bot_spec) -> dict[str, str]:
+async def _world(
+    client: httpx.AsyncClient, account: Account, bot_spec: BotSpecFactory
+) -> dict[str, str]:
     """One of every resource in the account's workspace."""
     h = account.headers
     kb = (await client.post("/api/v1/knowledge-bases", json={"name": "FAQ"}, headers=h)).json()[
@@ -40,7 +46,9 @@ async def _world(client: httpx.AsyncClient, account, bot_spec) -> dict[str, str]
     }
 
 
-def _endpoints(w: dict[str, str], bot_spec) -> list[tuple[str, str, str, dict | None]]:
+def _endpoints(
+    w: dict[str, str], bot_spec: BotSpecFactory
+) -> list[tuple[str, str, str, dict[str, Any] | None]]:
     """(method, path, lowest role allowed, JSON body)."""
     campaign = {"name": "C2", "bot_id": w["bot"]}
     return [
@@ -84,7 +92,9 @@ def _endpoints(w: dict[str, str], bot_spec) -> list[tuple[str, str, str, dict | 
     ]
 
 
-async def test_role_by_endpoint_matrix(client: httpx.AsyncClient, signup, bot_spec) -> None:
+async def test_role_by_endpoint_matrix(
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
+) -> None:
     owner = await signup()
     world = await _world(client, owner, bot_spec)
     keys = {}
@@ -104,7 +114,7 @@ async def test_role_by_endpoint_matrix(client: httpx.AsyncClient, signup, bot_sp
 
 
 async def test_another_workspaces_records_answer_404(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     owner, stranger = await signup(), await signup()
     w = await _world(client, owner, bot_spec)

@@ -7,11 +7,15 @@ import time
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
+
+from ori_backend.settings import BackendSettings
+from ori_e2e.backend import Signup
 
 pytestmark = pytest.mark.integration
 
 
-async def test_signup_login_and_me(client: httpx.AsyncClient, signup) -> None:
+async def test_signup_login_and_me(client: httpx.AsyncClient, signup: Signup) -> None:
     account = await signup("ada@example.com")
     login = await client.post(
         "/api/v1/auth/login", json={"email": "ADA@example.com", "password": "correct horse battery"}
@@ -26,7 +30,7 @@ async def test_signup_login_and_me(client: httpx.AsyncClient, signup) -> None:
     assert workspace.json()["role"] == "admin"
 
 
-async def test_duplicate_signup_is_a_conflict(client: httpx.AsyncClient, signup) -> None:
+async def test_duplicate_signup_is_a_conflict(client: httpx.AsyncClient, signup: Signup) -> None:
     await signup("dup@example.com")
     again = await client.post(
         "/api/v1/auth/signup",
@@ -36,7 +40,9 @@ async def test_duplicate_signup_is_a_conflict(client: httpx.AsyncClient, signup)
     assert again.json()["code"] == "conflict"
 
 
-async def test_repeated_failed_logins_are_throttled(client: httpx.AsyncClient, signup) -> None:
+async def test_repeated_failed_logins_are_throttled(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
     await signup("victim@example.com")
     bad = {"email": "victim@example.com", "password": "wrong-password"}
     codes = [(await client.post("/api/v1/auth/login", json=bad)).status_code for _ in range(5)]
@@ -63,7 +69,9 @@ async def test_forged_or_malformed_jwt_is_401(client: httpx.AsyncClient, token: 
     assert answer.json()["code"] == "unauthorized"
 
 
-async def test_expired_jwt_is_401(client: httpx.AsyncClient, signup, settings) -> None:
+async def test_expired_jwt_is_401(
+    client: httpx.AsyncClient, signup: Signup, settings: BackendSettings
+) -> None:
     account = await signup()
     expired = jwt.encode(
         {"sub": account.user_id, "exp": int(time.time()) - 5, "typ": "session"},
@@ -80,7 +88,7 @@ async def test_missing_credentials_is_401(client: httpx.AsyncClient) -> None:
 
 
 async def test_api_key_is_shown_once_stored_hashed_and_revocable(
-    client: httpx.AsyncClient, signup, app
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI
 ) -> None:
     account = await signup()
     created = await client.post(
@@ -104,7 +112,7 @@ async def test_api_key_is_shown_once_stored_hashed_and_revocable(
     assert "revoked" in after.json()["message"]
 
 
-async def test_members_roles_and_last_admin(client: httpx.AsyncClient, signup) -> None:
+async def test_members_roles_and_last_admin(client: httpx.AsyncClient, signup: Signup) -> None:
     owner, other = await signup(), await signup()
     added = await client.post(
         "/api/v1/workspace/members",
@@ -127,7 +135,9 @@ async def test_members_roles_and_last_admin(client: httpx.AsyncClient, signup) -
     assert (await client.get("/api/v1/workspace", headers=as_other)).status_code == 404
 
 
-async def test_workspace_settings_are_updated_by_admins(client: httpx.AsyncClient, signup) -> None:
+async def test_workspace_settings_are_updated_by_admins(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
     owner = await signup()
     changed = await client.patch(
         "/api/v1/workspace",

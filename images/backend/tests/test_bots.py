@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+
+from ori_e2e.backend import BotSpecFactory, Signup
 
 pytestmark = pytest.mark.integration
 
 
-async def test_create_update_versions(client: httpx.AsyncClient, signup, bot_spec) -> None:
+async def test_create_update_versions(
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
+) -> None:
     account = await signup()
     created = await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)
     assert created.status_code == 201, created.text
@@ -57,7 +63,11 @@ async def test_create_update_versions(client: httpx.AsyncClient, signup, bot_spe
     ],
 )
 async def test_invalid_bots_are_422_and_not_stored(
-    client: httpx.AsyncClient, signup, bot_spec, change, needle
+    client: httpx.AsyncClient,
+    signup: Signup,
+    bot_spec: BotSpecFactory,
+    change: dict[str, Any],
+    needle: str,
 ) -> None:
     account = await signup()
     answer = await client.post("/api/v1/bots", json=bot_spec(**change), headers=account.headers)
@@ -67,7 +77,7 @@ async def test_invalid_bots_are_422_and_not_stored(
     assert listed.json()["data"] == []
 
 
-async def test_invalid_json_is_422(client: httpx.AsyncClient, signup) -> None:
+async def test_invalid_json_is_422(client: httpx.AsyncClient, signup: Signup) -> None:
     account = await signup()
     answer = await client.post(
         "/api/v1/bots",
@@ -79,7 +89,7 @@ async def test_invalid_json_is_422(client: httpx.AsyncClient, signup) -> None:
 
 
 async def test_operator_upsert_by_ref_is_idempotent_and_read_only(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     key = await client.post(
@@ -127,7 +137,7 @@ MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
 async def test_patch_is_a_json_merge_patch_making_a_new_version(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     headers = {**account.headers, **MERGE_PATCH}
@@ -166,7 +176,11 @@ async def test_patch_is_a_json_merge_patch_making_a_new_version(
     ],
 )
 async def test_an_invalid_patch_is_422_and_changes_nothing(
-    client: httpx.AsyncClient, signup, bot_spec, change, needle
+    client: httpx.AsyncClient,
+    signup: Signup,
+    bot_spec: BotSpecFactory,
+    change: dict[str, Any],
+    needle: str,
 ) -> None:
     account = await signup()
     bot = (await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)).json()
@@ -181,7 +195,7 @@ async def test_an_invalid_patch_is_422_and_changes_nothing(
 
 
 async def test_patch_refuses_kubernetes_bots_and_other_workspaces(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account, stranger = await signup(), await signup()
     key = await client.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +15,8 @@ from ori_backend.settings import BackendSettings
 from ori_contracts.ids import new_call_id
 from ori_contracts.testing import make_call_result
 from ori_contracts.wire import CALL_RESULTS_PATH, bearer
-from ori_e2e.backend import FLEET_SECRET
+from ori_e2e.backend import FLEET_SECRET, Signup
+from ori_e2e.servers import MongoServer, S3Server
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +24,13 @@ FLEET = bearer(FLEET_SECRET)
 
 
 @pytest.fixture
-def settings(mongo_server, mongo_db_name, redis_url, tmp_path: Path, s3_server) -> BackendSettings:
+def settings(
+    mongo_server: MongoServer,
+    mongo_db_name: str,
+    redis_url: str,
+    tmp_path: Path,
+    s3_server: S3Server,
+) -> BackendSettings:
     return BackendSettings.model_validate(
         {
             "mongodb_uri": mongo_server.url,
@@ -39,7 +47,7 @@ def settings(mongo_server, mongo_db_name, redis_url, tmp_path: Path, s3_server) 
     )
 
 
-async def _deliver(client: httpx.AsyncClient, workspace_id: str, **overrides) -> str:
+async def _deliver(client: httpx.AsyncClient, workspace_id: str, **overrides: Any) -> str:
     call_id = overrides.pop("call_id", None) or new_call_id()
     result = make_call_result(call_id=call_id, workspace_id=workspace_id, **overrides)
     answer = await client.post(
@@ -49,7 +57,7 @@ async def _deliver(client: httpx.AsyncClient, workspace_id: str, **overrides) ->
     return call_id
 
 
-def _timings(day: int) -> dict:
+def _timings(day: int) -> dict[str, Any]:
     start = datetime(2026, 3, day, 17, 0, tzinfo=UTC)
     return {
         "created_at": start - timedelta(seconds=2),
@@ -59,7 +67,7 @@ def _timings(day: int) -> dict:
     }
 
 
-async def test_filters_search_and_pagination(client: httpx.AsyncClient, signup) -> None:
+async def test_filters_search_and_pagination(client: httpx.AsyncClient, signup: Signup) -> None:
     account = await signup()
     ids = [
         await _deliver(client, account.workspace_id, timings=_timings(day)) for day in range(1, 6)
@@ -104,7 +112,7 @@ async def test_filters_search_and_pagination(client: httpx.AsyncClient, signup) 
     assert seen[1:] == sorted(ids, reverse=True)
 
 
-async def test_other_workspaces_calls_are_404(client: httpx.AsyncClient, signup) -> None:
+async def test_other_workspaces_calls_are_404(client: httpx.AsyncClient, signup: Signup) -> None:
     mine, theirs = await signup(), await signup()
     call_id = await _deliver(client, theirs.workspace_id)
     assert (await client.get(f"/api/v1/calls/{call_id}", headers=mine.headers)).status_code == 404
@@ -112,7 +120,7 @@ async def test_other_workspaces_calls_are_404(client: httpx.AsyncClient, signup)
 
 
 async def test_recording_link_is_presigned_for_an_hour(
-    client: httpx.AsyncClient, signup, s3_server, s3_bucket
+    client: httpx.AsyncClient, signup: Signup, s3_server: S3Server, s3_bucket: str
 ) -> None:
     account = await signup()
     storage = Minio(
@@ -123,7 +131,9 @@ async def test_recording_link_is_presigned_for_an_hour(
     )
     audio = b"RIFF" + b"\0" * 2048
     storage.put_object(s3_bucket, "ws/call.wav", io.BytesIO(audio), len(audio))
-    recording = make_call_result().recording.model_dump() | {
+    made = make_call_result().recording
+    assert made is not None
+    recording = made.model_dump() | {
         "bucket": s3_bucket,
         "object_key": "ws/call.wav",
     }

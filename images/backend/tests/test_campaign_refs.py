@@ -3,26 +3,26 @@ for everyone else, and contact imports repeatable by `Idempotency-Key`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from ori_backend.services import contact_import
-from ori_e2e.backend import Account
+from ori_e2e.backend import Account, BotSpecFactory, Signup
 
 pytestmark = pytest.mark.integration
 
-Signup = Callable[..., Awaitable[Account]]
-BotSpecFactory = Callable[..., dict[str, Any]]
 
 CSV = {"Content-Type": "text/csv"}
 REF = "/api/v1/campaigns/by-ref/default.spring-recall"
 
 
-async def _operator(client: httpx.AsyncClient, account, bot_spec) -> tuple[dict, str]:
+async def _operator(
+    client: httpx.AsyncClient, account: Account, bot_spec: BotSpecFactory
+) -> tuple[dict[str, Any], str]:
     key = await client.post(
         "/api/v1/api-keys",
         json={"name": "operator", "role": "developer", "manager": "kubernetes"},
@@ -36,7 +36,7 @@ async def _operator(client: httpx.AsyncClient, account, bot_spec) -> tuple[dict,
 
 
 async def test_upsert_by_ref_is_idempotent_and_creates_one_campaign(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     operator, bot_id = await _operator(client, account, bot_spec)
@@ -60,14 +60,14 @@ async def test_upsert_by_ref_is_idempotent_and_creates_one_campaign(
 
 
 async def test_a_managed_campaign_is_read_only_for_everyone_else(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     operator, bot_id = await _operator(client, account, bot_spec)
     spec = {"name": "Spring recall", "bot_id": bot_id}
     campaign_id = (await client.put(REF, json=spec, headers=operator)).json()["id"]
     url = f"/api/v1/campaigns/{campaign_id}"
-    writes = [
+    writes: list[tuple[str, str, dict[str, Any]]] = [
         ("PUT", url, {"json": spec}),
         ("POST", f"{url}/state", {"json": {"state": "running"}}),
         ("POST", f"{url}/contacts", {"content": b"phone\n+14155550101\n", "headers": CSV}),
@@ -86,7 +86,7 @@ async def test_a_managed_campaign_is_read_only_for_everyone_else(
 
 
 async def test_a_keyed_import_repeats_as_its_first_answer(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     operator, bot_id = await _operator(client, account, bot_spec)
@@ -111,7 +111,7 @@ async def test_a_keyed_import_repeats_as_its_first_answer(
 
 
 async def test_an_import_cut_off_while_publishing_is_rolled_back_never_left_half_in(
-    client: httpx.AsyncClient, signup, bot_spec, app
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory, app: FastAPI
 ) -> None:
     account = await signup()
     operator, bot_id = await _operator(client, account, bot_spec)
@@ -145,7 +145,7 @@ async def test_an_import_cut_off_while_publishing_is_rolled_back_never_left_half
 
 
 async def test_delete_by_ref_stops_deletes_and_a_new_upsert_starts_afresh(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     operator, bot_id = await _operator(client, account, bot_spec)
@@ -213,7 +213,7 @@ async def test_a_whole_list_sent_again_with_existing_skip_adds_only_its_new_rows
 
 
 async def test_a_list_synced_again_withdraws_the_pending_contacts_it_no_longer_has(
-    client: httpx.AsyncClient, signup, bot_spec, app
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory, app: FastAPI
 ) -> None:
     account = await signup()
     operator, bot_id = await _operator(client, account, bot_spec)

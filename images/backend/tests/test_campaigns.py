@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from ori_backend.security import derived_id
-from ori_e2e.backend import Account
+from ori_e2e.backend import Account, BotSpecFactory, Signup
 
 pytestmark = pytest.mark.integration
 
-Signup = Callable[..., Awaitable[Account]]
-BotSpecFactory = Callable[..., dict[str, Any]]
 
 CSV = {"Content-Type": "text/csv"}
 
 
-async def _campaign(client: httpx.AsyncClient, account, bot_spec, **spec) -> dict:
+async def _campaign(
+    client: httpx.AsyncClient, account: Account, bot_spec: BotSpecFactory, **spec: Any
+) -> dict[str, Any]:
     bot = await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)
     body = {"name": "Spring recall", "bot_id": bot.json()["id"], **spec}
     answer = await client.post("/api/v1/campaigns", json=body, headers=account.headers)
     assert answer.status_code == 201, answer.text
-    return answer.json()
+    campaign: dict[str, Any] = answer.json()
+    return campaign
 
 
-async def test_state_machine(client: httpx.AsyncClient, signup, bot_spec) -> None:
+async def test_state_machine(
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
+) -> None:
     account = await signup()
     campaign = await _campaign(client, account, bot_spec)
     assert campaign["state"] == "draft"
@@ -51,7 +55,9 @@ async def test_state_machine(client: httpx.AsyncClient, signup, bot_spec) -> Non
     assert final.status_code == 409
 
 
-async def test_campaign_needs_a_bot_of_the_workspace(client: httpx.AsyncClient, signup) -> None:
+async def test_campaign_needs_a_bot_of_the_workspace(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
     account = await signup()
     answer = await client.post(
         "/api/v1/campaigns", json={"name": "x", "bot_id": "bot_missing"}, headers=account.headers
@@ -60,7 +66,7 @@ async def test_campaign_needs_a_bot_of_the_workspace(client: httpx.AsyncClient, 
 
 
 async def test_import_normalises_infers_timezones_and_counts(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     campaign = await _campaign(client, account, bot_spec, default_timezone="America/New_York")
@@ -100,7 +106,7 @@ async def test_import_normalises_infers_timezones_and_counts(
 
 
 async def test_bad_rows_import_nothing_and_are_all_reported(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     dnc = await client.post(
@@ -141,7 +147,12 @@ async def test_bad_rows_import_nothing_and_are_all_reported(
     ],
 )
 async def test_malformed_files_are_clear_4xx(
-    client: httpx.AsyncClient, signup, bot_spec, body: bytes, status: int, needle: str
+    client: httpx.AsyncClient,
+    signup: Signup,
+    bot_spec: BotSpecFactory,
+    body: bytes,
+    status: int,
+    needle: str,
 ) -> None:
     account = await signup()
     campaign = await _campaign(client, account, bot_spec)
@@ -155,7 +166,7 @@ async def test_malformed_files_are_clear_4xx(
 
 
 async def test_a_second_import_rejects_numbers_already_in_the_campaign(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     campaign = await _campaign(client, account, bot_spec)
@@ -172,7 +183,7 @@ async def test_a_second_import_rejects_numbers_already_in_the_campaign(
 
 
 async def test_oversized_upload_is_413_while_streaming(
-    client: httpx.AsyncClient, signup, bot_spec, app
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory, app: FastAPI
 ) -> None:
     account = await signup()
     campaign = await _campaign(client, account, bot_spec)
@@ -180,7 +191,7 @@ async def test_oversized_upload_is_413_while_streaming(
     line = b"+14155550101,padding-" + b"x" * 1000 + b"\n"
     sent = {"bytes": 0}
 
-    async def body():
+    async def body() -> AsyncIterator[bytes]:
         yield b"phone,pad\n"
         while sent["bytes"] < 200 * 1024 * 1024:  # a 200 MB upload, never held whole
             chunk = line * 256
@@ -198,7 +209,7 @@ async def test_oversized_upload_is_413_while_streaming(
 
 
 async def test_a_contact_id_already_in_the_campaign_is_a_row_error(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     campaign = await _campaign(client, account, bot_spec)
@@ -218,7 +229,7 @@ async def test_a_contact_id_already_in_the_campaign_is_a_row_error(
 
 
 async def test_contacts_upload_as_a_multipart_file_too(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     campaign = await _campaign(client, account, bot_spec)

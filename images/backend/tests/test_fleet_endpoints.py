@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from ori_contracts import redis_keys
 from ori_contracts.call_result import CallResult
@@ -13,20 +15,21 @@ from ori_contracts.ids import new_call_id
 from ori_contracts.runtime_config import RuntimeConfig
 from ori_contracts.testing import make_call_result
 from ori_contracts.wire import CALL_RESULTS_PATH, CONFIG_PATH, bearer
-from ori_e2e.backend import FLEET_SECRET
+from ori_e2e.backend import FLEET_SECRET, Account, BotSpecFactory, Signup
 
 pytestmark = pytest.mark.integration
 
 FLEET = bearer(FLEET_SECRET)
 
 
-async def _bot(client: httpx.AsyncClient, account, spec) -> dict:
+async def _bot(client: httpx.AsyncClient, account: Account, spec: dict[str, Any]) -> dict[str, Any]:
     answer = await client.post("/api/v1/bots", json=spec, headers=account.headers)
     assert answer.status_code == 201, answer.text
-    return answer.json()
+    bot: dict[str, Any] = answer.json()
+    return bot
 
 
-def _inbound(call_id: str, bot_id: str | None) -> dict:
+def _inbound(call_id: str, bot_id: str | None) -> dict[str, Any]:
     return {
         "call_id": call_id,
         "bot_id": bot_id,
@@ -39,7 +42,7 @@ def _inbound(call_id: str, bot_id: str | None) -> dict:
 
 
 async def test_inbound_config_is_built_cached_and_recorded(
-    client: httpx.AsyncClient, signup, bot_spec, app
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory, app: FastAPI
 ) -> None:
     account = await signup()
     bot = await _bot(client, account, bot_spec())
@@ -60,7 +63,7 @@ async def test_inbound_config_is_built_cached_and_recorded(
 
 
 async def test_config_refuses_bad_credentials_and_unknown_calls(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     bot = await _bot(client, account, bot_spec())
@@ -88,7 +91,7 @@ async def test_config_refuses_bad_credentials_and_unknown_calls(
     assert other_call.status_code == 403
 
 
-def _result_for(config: RuntimeConfig, **overrides) -> CallResult:
+def _result_for(config: RuntimeConfig, **overrides: Any) -> CallResult:
     return make_call_result(
         call_id=config.call_id,
         bot_id=config.bot_id,
@@ -100,7 +103,7 @@ def _result_for(config: RuntimeConfig, **overrides) -> CallResult:
 
 
 async def test_duplicate_concurrent_result_deliveries_leave_one_record(
-    client: httpx.AsyncClient, signup, bot_spec, app
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory, app: FastAPI
 ) -> None:
     account = await signup()
     bot = await _bot(client, account, bot_spec())
@@ -122,7 +125,7 @@ async def test_duplicate_concurrent_result_deliveries_leave_one_record(
 
 
 async def test_result_before_config_and_a_later_different_result_keep_the_first(
-    client: httpx.AsyncClient, signup, bot_spec, app
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory, app: FastAPI
 ) -> None:
     account = await signup()
     bot = await _bot(client, account, bot_spec())
@@ -151,7 +154,9 @@ async def test_result_before_config_and_a_later_different_result_keep_the_first(
     )
 
 
-async def test_invalid_result_is_422_and_stores_nothing(client: httpx.AsyncClient, app) -> None:
+async def test_invalid_result_is_422_and_stores_nothing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
     body = make_call_result(call_id=new_call_id()).model_dump(mode="json")
     body["outcome"] = "failed"  # failed needs a failure_reason
     answer = await client.post(CALL_RESULTS_PATH, json=body, headers=FLEET)
@@ -160,7 +165,7 @@ async def test_invalid_result_is_422_and_stores_nothing(client: httpx.AsyncClien
 
 
 async def test_call_token_cannot_deliver_another_calls_result(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     bot = await _bot(client, account, bot_spec())

@@ -16,10 +16,12 @@ from xml.etree import ElementTree
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from ori_backend.services.inbound import BUSY_MESSAGE, stream_twiml, twilio_signature
 from ori_backend.settings import BackendSettings
+from ori_e2e.backend import BotSpecFactory, Signup
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +66,7 @@ async def post_call(
 
 
 async def test_with_no_worker_idle_the_caller_hears_busy_and_the_call_is_recorded_once(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     bot = await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)
@@ -85,7 +87,7 @@ async def test_with_no_worker_idle_the_caller_hears_busy_and_the_call_is_recorde
 
 
 async def test_a_webhook_twilio_did_not_sign_is_refused_and_records_nothing(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     bot_id = (await client.post("/api/v1/bots", json=bot_spec(), headers=account.headers)).json()[
@@ -103,7 +105,7 @@ async def test_a_webhook_twilio_did_not_sign_is_refused_and_records_nothing(
 
 
 async def test_without_a_twilio_auth_token_inbound_calls_are_unavailable(
-    client: httpx.AsyncClient, app
+    client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     app.state.settings = app.state.settings.model_copy(update={"twilio_auth_token": None})
     answer = await post_call(client, "bot_any")
@@ -130,7 +132,7 @@ def sip_joined(bot_id: str) -> dict[str, object]:
 
 
 async def test_livekit_webhooks_are_verified_filtered_and_wait_for_a_free_worker(
-    client: httpx.AsyncClient, app, signup, bot_spec
+    client: httpx.AsyncClient, app: FastAPI, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     app.state.settings = app.state.settings.model_copy(
         update={"livekit_api_key": LK_KEY, "livekit_api_secret": SecretStr(LK_SECRET)}

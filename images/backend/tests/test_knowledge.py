@@ -5,15 +5,18 @@ from __future__ import annotations
 import importlib.util
 import io
 from pathlib import Path
+from typing import Any
 
 import docx
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from ori_backend.app import create_app
+from ori_backend.settings import BackendSettings
 from ori_contracts.knowledge import KNOWLEDGE_SEARCH_PATH
 from ori_contracts.wire import CONFIG_PATH, bearer
-from ori_e2e.backend import FLEET_SECRET
+from ori_e2e.backend import FLEET_SECRET, Account, BotSpecFactory, Signup
 
 pytestmark = pytest.mark.integration
 
@@ -65,16 +68,21 @@ def _docx(text: str) -> bytes:
     return buffer.getvalue()
 
 
-async def _kb(client: httpx.AsyncClient, account, name: str = "FAQ") -> str:
+async def _kb(client: httpx.AsyncClient, account: Account, name: str = "FAQ") -> str:
     answer = await client.post(
         "/api/v1/knowledge-bases", json={"name": name}, headers=account.headers
     )
     assert answer.status_code == 201, answer.text
-    return answer.json()["id"]
+    return str(answer.json()["id"])
 
 
 async def _upload(
-    client, account, kb_id: str, filename: str, data: bytes, **headers
+    client: httpx.AsyncClient,
+    account: Account,
+    kb_id: str,
+    filename: str,
+    data: bytes,
+    **headers: str,
 ) -> httpx.Response:
     return await client.post(
         f"/api/v1/knowledge-bases/{kb_id}/documents",
@@ -84,17 +92,26 @@ async def _upload(
     )
 
 
-async def _search(client, kb_ids, query, headers, **extra) -> list[dict]:
+async def _search(
+    client: httpx.AsyncClient,
+    kb_ids: list[str],
+    query: str,
+    headers: dict[str, str],
+    **extra: Any,
+) -> list[dict[str, Any]]:
     answer = await client.post(
         KNOWLEDGE_SEARCH_PATH,
         json={"query": query, "knowledge_base_ids": kb_ids, **extra},
         headers=headers,
     )
     assert answer.status_code == 200, answer.text
-    return answer.json()["hits"]
+    hits: list[dict[str, Any]] = answer.json()["hits"]
+    return hits
 
 
-async def test_upload_every_kind_and_search_offline(client: httpx.AsyncClient, signup) -> None:
+async def test_upload_every_kind_and_search_offline(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
     account = await signup()
     kb_id = await _kb(client, account)
     for name, data in [
@@ -119,7 +136,7 @@ async def test_upload_every_kind_and_search_offline(client: httpx.AsyncClient, s
 
 
 async def test_workspaces_are_isolated_and_deletion_removes_vectors(
-    client: httpx.AsyncClient, signup, app
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI
 ) -> None:
     mine, theirs = await signup(), await signup()
     my_kb, their_kb = await _kb(client, mine), await _kb(client, theirs)
@@ -162,7 +179,7 @@ async def test_workspaces_are_isolated_and_deletion_removes_vectors(
     ],
 )
 async def test_bad_documents_are_4xx_and_leave_nothing(
-    client: httpx.AsyncClient, signup, filename: str, data: bytes, status: int
+    client: httpx.AsyncClient, signup: Signup, filename: str, data: bytes, status: int
 ) -> None:
     account = await signup()
     kb_id = await _kb(client, account)
@@ -173,7 +190,7 @@ async def test_bad_documents_are_4xx_and_leave_nothing(
 
 
 async def test_call_token_searches_its_calls_workspace(
-    client: httpx.AsyncClient, signup, bot_spec
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
 ) -> None:
     account = await signup()
     kb_id = await _kb(client, account)
@@ -199,7 +216,7 @@ async def test_call_token_searches_its_calls_workspace(
 
 @pytest.mark.parametrize("provider", ["openai", "voyage"])
 async def test_cloud_embedders_against_a_local_standin(
-    settings, provider: str, tmp_path, signup_factory=None
+    settings: BackendSettings, provider: str, tmp_path: Path
 ) -> None:
     with standin.serve("sk-test") as (base_url, seen):
         configured = settings.model_copy(
@@ -243,7 +260,7 @@ async def test_cloud_embedders_against_a_local_standin(
 
 
 async def test_offline_search_matches_word_forms_by_their_stem(
-    client: httpx.AsyncClient, signup
+    client: httpx.AsyncClient, signup: Signup
 ) -> None:
     account = await signup()
     kb_id = await _kb(client, account)
@@ -259,7 +276,9 @@ async def test_offline_search_matches_word_forms_by_their_stem(
     assert await _search(client, [kb_id], "swimming", account.headers) == []
 
 
-async def test_documents_upload_as_a_multipart_file_too(client: httpx.AsyncClient, signup) -> None:
+async def test_documents_upload_as_a_multipart_file_too(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
     account = await signup()
     kb_id = await _kb(client, account)
     url = f"/api/v1/knowledge-bases/{kb_id}/documents"

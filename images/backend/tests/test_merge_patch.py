@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ RFC_7396_EXAMPLES = [
 
 
 @pytest.mark.parametrize(("target", "patch", "expected"), RFC_7396_EXAMPLES)
-def test_rfc_7396_examples(target, patch, expected) -> None:
+def test_rfc_7396_examples(target: Any, patch: Any, expected: Any) -> None:
     before = copy.deepcopy((target, patch))
     assert merge_patch(target, patch) == expected
     assert (target, patch) == before  # inputs untouched

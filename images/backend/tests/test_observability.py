@@ -21,6 +21,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ori_e2e.backend import Signup
 from ori_e2e.servers import ManagedProcess, MongoServer, free_port, http_probe
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,7 @@ def _value(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def test_metrics_count_and_time_requests_by_route_template(
-    client: httpx.AsyncClient, signup
+    client: httpx.AsyncClient, signup: Signup
 ) -> None:
     account = await signup()
     before = _samples((await client.get("/metrics/")).text)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,13 +23,14 @@ from hypothesis import HealthCheck, given, settings
 
 from ori_backend.app import create_app
 from ori_backend.settings import BackendSettings
+from ori_e2e.servers import MongoServer, RedisServer
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def running_backend(
-    mongo_server, redis_server, tmp_path_factory
+    mongo_server: MongoServer, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, dict[str, str]]]:
     config = BackendSettings.model_validate(
         {
@@ -70,13 +72,13 @@ def running_backend(
         thread.join(timeout=15)
 
 
-def test_no_operation_answers_a_server_error(running_backend) -> None:
+def test_no_operation_answers_a_server_error(running_backend: tuple[str, dict[str, str]]) -> None:
     base, headers = running_backend
     api = schemathesis.openapi.from_url(f"{base}/openapi.json")
     failures: list[str] = []
     operations = 0
     for result in api.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]
         operations += 1
 
         @given(case=operation.as_strategy())
@@ -87,7 +89,7 @@ def test_no_operation_answers_a_server_error(running_backend) -> None:
             derandomize=True,
             database=None,
         )
-        def call(case) -> None:
+        def call(case: Any) -> None:
             response = case.call(base_url=base, headers=headers, timeout=30)
             if response.status_code >= 500 and response.status_code != 503:
                 failures.append(

@@ -8,20 +8,25 @@ import hmac
 import socket
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ori_backend.app import create_app
+from ori_backend.settings import BackendSettings
 from ori_contracts.ids import new_call_id
 from ori_contracts.testing import make_call_result
 from ori_contracts.wire import CALL_RESULTS_PATH, bearer
-from ori_e2e.backend import FLEET_SECRET
+from ori_e2e.backend import FLEET_SECRET, Signup
 
 pytestmark = pytest.mark.integration
 
@@ -64,10 +69,17 @@ class Receiver:
         self.thread.join(timeout=10)
 
 
-async def _wait(client, headers, predicate, what: str) -> list[dict]:
+async def _wait(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    predicate: Callable[[list[dict[str, Any]]], bool],
+    what: str,
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        deliveries = (await client.get("/api/v1/webhook-deliveries", headers=headers)).json()
+        deliveries: list[dict[str, Any]] = (
+            await client.get("/api/v1/webhook-deliveries", headers=headers)
+        ).json()
         if predicate(deliveries):
             return deliveries
         await asyncio.sleep(0.1)
@@ -75,7 +87,7 @@ async def _wait(client, headers, predicate, what: str) -> list[dict]:
 
 
 async def test_failed_push_is_visible_and_retryable_then_signed(
-    client: httpx.AsyncClient, signup
+    client: httpx.AsyncClient, signup: Signup
 ) -> None:
     account = await signup()
     with Receiver(failures=1) as receiver:
@@ -97,7 +109,10 @@ async def test_failed_push_is_visible_and_retryable_then_signed(
         await client.post(CALL_RESULTS_PATH, json=result.model_dump(mode="json"), headers=FLEET)
         await client.post(CALL_RESULTS_PATH, json=result.model_dump(mode="json"), headers=FLEET)
         failed = await _wait(
-            client, account.headers, lambda d: d and d[0]["attempts"] == 1, "the first attempt"
+            client,
+            account.headers,
+            lambda d: bool(d) and d[0]["attempts"] == 1,
+            "the first attempt",
         )
         assert len(failed) == 1
         assert failed[0]["status"] == "pending"
@@ -119,7 +134,11 @@ async def test_failed_push_is_visible_and_retryable_then_signed(
 
 
 async def test_pending_deliveries_survive_a_restart(
-    settings, client: httpx.AsyncClient, signup, app, tmp_path
+    settings: BackendSettings,
+    client: httpx.AsyncClient,
+    signup: Signup,
+    app: FastAPI,
+    tmp_path: Path,
 ) -> None:
     account = await signup()
     with Receiver(failures=0) as receiver:

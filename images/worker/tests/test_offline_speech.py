@@ -28,7 +28,8 @@ PHRASES = [
 def telephone(text: str) -> bytes:
     """``text`` as a carrier delivers it (8 kHz mu-law), upsampled to the model's 16 kHz."""
     narrow = np.frombuffer(ulaw_decode(ulaw_encode(speak(text).pcm)), dtype=np.int16)
-    return soxr.resample(narrow, RATE_HZ, 16000).astype(np.int16).tobytes()
+    wide: bytes = soxr.resample(narrow, RATE_HZ, 16000).astype(np.int16).tobytes()
+    return wide
 
 
 def test_espeak_speaks_and_rejects_unknown_voices() -> None:

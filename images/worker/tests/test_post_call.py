@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ori_contracts import (
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.unit
 CFG = make_runtime_config()
 
 
-def turn(role: TranscriptRole, text: str, start: int, end: int, **extra: object) -> TranscriptTurn:
+def turn(role: TranscriptRole, text: str, start: int, end: int, **extra: Any) -> TranscriptTurn:
     return TranscriptTurn(role=role, text=text, started_at_ms=start, ended_at_ms=end, **extra)
 
 

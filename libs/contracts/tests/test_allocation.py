@@ -1,5 +1,7 @@
 """Allocation contracts that need no Redis: call building, answers, tokens and routing paths."""
 
+from typing import Any
+
 import pytest
 
 from ori_contracts import allocation, redis_keys
@@ -84,7 +86,7 @@ def test_call_token_round_trip() -> None:
         ({"call_id": "call_1", "worker_id": "w-1", "now": 2001}, "expired"),
     ],
 )
-def test_call_token_is_bound_to_call_worker_and_time(kwargs: dict, message: str) -> None:
+def test_call_token_is_bound_to_call_worker_and_time(kwargs: dict[str, Any], message: str) -> None:
     token = allocation.sign_call_token(SECRET, call_id="call_1", worker_id="w-1", expires_at=2000)
     with pytest.raises(InvalidCallToken, match=message):
         allocation.verify_call_token(SECRET, token, **kwargs)

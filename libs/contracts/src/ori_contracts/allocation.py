@@ -58,9 +58,10 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from pydantic import Field
 
@@ -163,7 +164,7 @@ class WorkerRegistration(ContractModel):
     draining_at: float | None = Field(default=None, description="When it was marked draining.")
 
     @classmethod
-    def from_hash(cls, raw: dict[bytes, bytes] | dict[str, str]) -> WorkerRegistration | None:
+    def from_hash(cls, raw: Mapping[Any, bytes | str]) -> WorkerRegistration | None:
         """Parse an `HGETALL` answer; None for a missing (expired) registration."""
         if not raw:
             return None

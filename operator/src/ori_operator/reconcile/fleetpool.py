@@ -16,6 +16,7 @@ The rules (Agones' ownership rule, adapted to one call per pod):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -130,7 +131,7 @@ def plan(
     pool: str,
     spec: FleetPoolSpec,
     pods: list[PodView],
-    registrations: dict[str, WorkerRegistration | None] | None,
+    registrations: Mapping[str, WorkerRegistration | None] | None,
     *,
     generation: int | None,
     previous: FleetPoolStatus,
@@ -184,7 +185,7 @@ def _scale(
     by_role: dict[Role, list[PodView]],
     desired: int,
     redis_ok: bool,
-    regs: dict[str, WorkerRegistration | None],
+    regs: Mapping[str, WorkerRegistration | None],
 ) -> None:
     active = by_role[Role.STARTING] + by_role[Role.IDLE] + by_role[Role.BUSY]
     if len(active) < desired:
@@ -202,7 +203,7 @@ def _scale(
         result.drain = oldest_call_first[:excess]
 
 
-def _claimed_at(regs: dict[str, WorkerRegistration | None], pod: PodView) -> float:
+def _claimed_at(regs: Mapping[str, WorkerRegistration | None], pod: PodView) -> float:
     registration = regs.get(pod.name)
     return (registration.claimed_at or 0.0) if registration else 0.0
 
