@@ -213,3 +213,15 @@ async def test_patch_refuses_kubernetes_bots_and_other_workspaces(
     assert "Kubernetes" in refused.json()["message"]
     hidden = await client.patch(url, json={"name": "x"}, headers=stranger.headers)
     assert hidden.status_code == 404
+
+
+async def test_a_value_the_store_cannot_hold_is_422_and_stores_nothing(
+    client: httpx.AsyncClient, signup: Signup, bot_spec: BotSpecFactory
+) -> None:
+    account = await signup()
+    spec = bot_spec()
+    spec["stt"]["options"] = {"matrix": [[1, 2], [3, 4]]}  # FerretDB holds no nested arrays
+    answer = await client.post("/api/v1/bots", json=spec, headers=account.headers)
+    assert answer.status_code == 422, answer.text
+    assert "cannot be stored" in answer.json()["message"]
+    assert (await client.get("/api/v1/bots", headers=account.headers)).json()["data"] == []

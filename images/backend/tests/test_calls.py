@@ -147,3 +147,22 @@ async def test_recording_link_is_presigned_for_an_hour(
     no_recording = await _deliver(client, account.workspace_id, recording=None)
     missing = await client.get(f"/api/v1/calls/{no_recording}/recording", headers=account.headers)
     assert missing.status_code == 404
+
+
+async def test_a_result_the_store_cannot_hold_as_a_document_is_kept_whole(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    account = await signup()
+    route = [[37.77, -122.42], [37.80, -122.27]]  # a tool's answer: arrays in an array
+    turns = make_call_result().model_dump(mode="json")["transcript"]
+    tool = next(t for t in turns if t["role"] == "tool")
+    tool["tool_result"] = {"route": route}
+    call_id = await _deliver(client, account.workspace_id, transcript=turns)
+    again = make_call_result(call_id=call_id, workspace_id=account.workspace_id, transcript=turns)
+    repeat = await client.post(CALL_RESULTS_PATH, json=again.model_dump(mode="json"), headers=FLEET)
+    assert repeat.status_code == 200, repeat.text  # the duplicate reads the stored claim
+    record = (await client.get(f"/api/v1/calls/{call_id}", headers=account.headers)).json()
+    stored = next(t for t in record["result"]["transcript"] if t["role"] == "tool")
+    assert stored["tool_result"] == {"route": route}
+    listed = (await client.get("/api/v1/calls", headers=account.headers)).json()["data"]
+    assert [c["id"] for c in listed] == [call_id]

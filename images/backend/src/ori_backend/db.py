@@ -15,9 +15,12 @@ from pymongo import ASCENDING, DESCENDING
 
 from ori_contracts.campaign import CAMPAIGN_CONTACTS_COLLECTION, CAMPAIGNS_COLLECTION
 
-__all__ = ["COLLECTIONS", "Db", "ensure_indexes"]
+__all__ = ["BAD_VALUE", "COLLECTIONS", "Db", "ensure_indexes"]
 
 Db = AsyncIOMotorDatabase[dict[str, Any]]
+
+BAD_VALUE: Final = 2
+"""The store's error code for a value it cannot hold (FerretDB: a JSON array inside an array)."""
 
 COLLECTIONS: Final = {
     "users": "users",

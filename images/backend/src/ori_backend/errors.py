@@ -14,7 +14,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from pymongo.errors import WriteError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ori_backend.db import BAD_VALUE
 
 __all__ = [
     "ApiError",
@@ -178,9 +181,19 @@ async def _unstorable(request: Request, error: Exception) -> JSONResponse:
     return await _api_error(request, Unprocessable(f"the input cannot be stored: {error}"))
 
 
+async def _write_refused(request: Request, error: Exception) -> JSONResponse:
+    """A value the store refused is the request's fault (422); any other write error is ours."""
+    assert isinstance(error, WriteError)
+    if error.code != BAD_VALUE:
+        raise error
+    detail = (error.details or {}).get("errmsg") or str(error)
+    return await _api_error(request, Unprocessable(f"the input cannot be stored: {detail}"))
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a :class:`Problem`."""
     app.add_exception_handler(InvalidDocument, _unstorable)
+    app.add_exception_handler(WriteError, _write_refused)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -3,20 +3,24 @@
 A record is created when the call is prepared or first asks for its config, and completed
 once by its `CallResult`.
 
-``_id`` is the call id, so the store itself guarantees one record per call. ``sort_key``
+``_id`` is the call id, so the store itself guarantees one record per call. ``result`` is the
+`CallResult` as a document, or as its JSON text where the store cannot hold it as one
+(FerretDB keeps no array inside an array, which a tool's answer may have): read it with
+:func:`result_of`. ``sort_key``
 (``<created ms, 13 digits>:<call id>``) orders records newest first and is the cursor of the
 list; ``transcript_text`` is the lower-cased transcript that text search matches.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, WriteError
 
-from ori_backend.db import COLLECTIONS, Db
+from ori_backend.db import BAD_VALUE, COLLECTIONS, Db
 
 __all__ = [
     "CallFilters",
@@ -27,6 +31,7 @@ __all__ = [
     "mark_not_placed",
     "claim_result",
     "apply_result",
+    "result_of",
     "sort_key",
 ]
 
@@ -81,21 +86,56 @@ async def claim_result(db: Db, call_id: str, claim: Doc) -> Doc | None:
     MongoDB-wire server. The claim keeps the fields, so a record can be repaired from it.
     """
     try:
-        await db[COLLECTIONS["call_results"]].insert_one({"_id": call_id, **claim})
+        await _insert_claim(db, call_id, claim)
     except DuplicateKeyError:
         earlier: Doc | None = await db[COLLECTIONS["call_results"]].find_one({"_id": call_id})
         return earlier or {}
     return None
 
 
+async def _insert_claim(db: Db, call_id: str, claim: Doc) -> None:
+    collection = db[COLLECTIONS["call_results"]]
+    try:
+        await collection.insert_one({"_id": call_id, **claim})
+    except WriteError as error:  # a duplicate key too: raised on as it is
+        if error.code != BAD_VALUE:
+            raise
+        fields = _result_as_text(claim["fields"])
+        await collection.insert_one({"_id": call_id, **claim, "fields": fields})
+
+
 async def apply_result(db: Db, call_id: str, fields: Doc, on_insert: Doc) -> None:
     """Write a claimed result onto the call's record, creating the record if needed."""
+    try:
+        await _upsert_result(db, call_id, fields, on_insert)
+    except WriteError as error:
+        if error.code != BAD_VALUE:
+            raise
+        await _upsert_result(db, call_id, _result_as_text(fields), on_insert)
+
+
+async def _upsert_result(db: Db, call_id: str, fields: Doc, on_insert: Doc) -> None:
     collection = db[COLLECTIONS["calls"]]
     update = {"$set": fields, "$setOnInsert": on_insert}
     try:
         await collection.update_one({"_id": call_id}, update, upsert=True)
     except DuplicateKeyError:  # the record was created concurrently: now it exists
         await collection.update_one({"_id": call_id}, update)
+
+
+def _result_as_text(fields: Doc) -> Doc:
+    """``fields`` with the result as JSON text, for a store that cannot hold it as a document."""
+    result = fields.get("result")
+    return fields if isinstance(result, str) else {**fields, "result": json.dumps(result)}
+
+
+def result_of(record: Doc) -> Doc | None:
+    """A record's `CallResult` as a JSON document, however it was stored."""
+    result = record.get("result")
+    if isinstance(result, str):
+        parsed: Doc = json.loads(result)
+        return parsed
+    return result if isinstance(result, dict) else None
 
 
 class CallFilters:

@@ -23,6 +23,7 @@ from typing import Any, Final
 import httpx
 
 from ori_backend.db import Db
+from ori_backend.repositories import calls as calls_repo
 from ori_backend.repositories import webhooks as repo
 
 __all__ = [
@@ -70,7 +71,7 @@ def _payload(record: Doc) -> Doc:
         "bot_version": record.get("bot_version"),
         "campaign_id": record.get("campaign_id"),
         "contact_id": record.get("contact_id"),
-        "result": record.get("result"),
+        "result": calls_repo.result_of(record),
     }
 
 

@@ -68,7 +68,8 @@ async def _record(db: DbDep, workspace_id: str, call_id: str) -> dict[str, Any]:
 
 
 def _result(doc: dict[str, Any]) -> CallResult | None:
-    return CallResult.model_validate(doc["result"]) if doc.get("result") else None
+    result = repo.result_of(doc)
+    return CallResult.model_validate(result) if result else None
 
 
 @router.get("/{call_id}", summary="Read a call", responses=errors(403, 404))
