@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from minio import Minio
 from prometheus_client import make_asgi_app
 
+from ori_contracts.allocation import verify_call_token
 from ori_contracts.wire import results_url
 from ori_worker import metrics
 from ori_worker.call import CallServices
@@ -44,6 +46,16 @@ class WorkerRuntime:
     registration: Registration | None = None
     drained: asyncio.Event = field(default_factory=asyncio.Event)
     _drain_task: asyncio.Task[None] | None = None
+
+    def verify_call_token(self, token: str, call_id: str) -> None:
+        """Check that ``token`` lets ``call_id`` onto this worker now.
+
+        Raises:
+            InvalidCallToken: It does not (another call, another worker, expired, forged).
+        """
+        verify_call_token(
+            self.services.secret, token, call_id=call_id, worker_id=self.worker_id, now=time.time()
+        )
 
     def begin_drain(self) -> asyncio.Task[None]:
         """Take no new call, finish the live one, flush the outbox; idempotent."""

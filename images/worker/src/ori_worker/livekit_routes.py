@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -33,7 +32,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from ori_contracts import CallDirection, FailureReason, RuntimeConfig, new_call_id
-from ori_contracts.allocation import InvalidCallToken, verify_call_token
+from ori_contracts.allocation import InvalidCallToken
 from ori_contracts.wire import (
     ATTACH_PATH,
     CALL_ID_HEADER,
@@ -77,13 +76,7 @@ def _check_secret(runtime: WorkerRuntime, authorization: str, call_id: str | Non
             return
         if call_id is not None:
             with contextlib.suppress(InvalidCallToken):
-                verify_call_token(
-                    runtime.services.secret,
-                    token,
-                    call_id=call_id,
-                    worker_id=runtime.worker_id,
-                    now=time.time(),
-                )
+                runtime.verify_call_token(token, call_id)
                 return
     raise HTTPException(401, "missing or wrong VOXCORE_SECRET bearer token")
 
@@ -91,13 +84,7 @@ def _check_secret(runtime: WorkerRuntime, authorization: str, call_id: str | Non
 def _check_call_token(runtime: WorkerRuntime, call_id: str | None, token: str | None) -> None:
     """401 unless ``token`` is ``call_id``'s per-call token for this worker."""
     try:
-        verify_call_token(
-            runtime.services.secret,
-            token or "",
-            call_id=call_id or "",
-            worker_id=runtime.worker_id,
-            now=time.time(),
-        )
+        runtime.verify_call_token(token or "", call_id or "")
     except InvalidCallToken as exc:
         raise HTTPException(401, f"per-call token refused: {exc}") from exc
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -38,7 +37,7 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ori_contracts import CallDirection, TelephonyProvider, new_call_id
-from ori_contracts.allocation import InvalidCallToken, verify_call_token
+from ori_contracts.allocation import InvalidCallToken
 from ori_contracts.ids import ID_PATTERN
 from ori_worker import metrics
 from ori_worker.call import run_call
@@ -86,13 +85,7 @@ def _check_token(
         if runtime.settings.require_call_token:
             raise InvalidCallToken("a per-call token is required")
         return
-    verify_call_token(
-        runtime.services.secret,
-        str(token),
-        call_id=call_id,
-        worker_id=runtime.worker_id,
-        now=time.time(),
-    )
+    runtime.verify_call_token(str(token), call_id)
 
 
 async def serve_media(websocket: WebSocket, bot_id: str, provider: TelephonyProvider) -> None:

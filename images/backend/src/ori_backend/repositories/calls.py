@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -85,48 +86,41 @@ async def claim_result(db: Db, call_id: str, claim: Doc) -> Doc | None:
     unique ``_id`` decides between concurrent deliveries, which an update filter cannot on every
     MongoDB-wire server. The claim keeps the fields, so a record can be repaired from it.
     """
+    collection = db[COLLECTIONS["call_results"]]
+
+    async def insert(fields: Doc) -> None:
+        await collection.insert_one({"_id": call_id, **claim, "fields": fields})
+
     try:
-        await _insert_claim(db, call_id, claim)
+        await _write_result(insert, claim["fields"])
     except DuplicateKeyError:
-        earlier: Doc | None = await db[COLLECTIONS["call_results"]].find_one({"_id": call_id})
+        earlier: Doc | None = await collection.find_one({"_id": call_id})
         return earlier or {}
     return None
 
 
-async def _insert_claim(db: Db, call_id: str, claim: Doc) -> None:
-    collection = db[COLLECTIONS["call_results"]]
-    try:
-        await collection.insert_one({"_id": call_id, **claim})
-    except WriteError as error:  # a duplicate key too: raised on as it is
-        if error.code != BAD_VALUE:
-            raise
-        fields = _result_as_text(claim["fields"])
-        await collection.insert_one({"_id": call_id, **claim, "fields": fields})
-
-
 async def apply_result(db: Db, call_id: str, fields: Doc, on_insert: Doc) -> None:
     """Write a claimed result onto the call's record, creating the record if needed."""
-    try:
-        await _upsert_result(db, call_id, fields, on_insert)
-    except WriteError as error:
-        if error.code != BAD_VALUE:
-            raise
-        await _upsert_result(db, call_id, _result_as_text(fields), on_insert)
-
-
-async def _upsert_result(db: Db, call_id: str, fields: Doc, on_insert: Doc) -> None:
     collection = db[COLLECTIONS["calls"]]
-    update = {"$set": fields, "$setOnInsert": on_insert}
+
+    async def upsert(values: Doc) -> None:
+        update = {"$set": values, "$setOnInsert": on_insert}
+        try:
+            await collection.update_one({"_id": call_id}, update, upsert=True)
+        except DuplicateKeyError:  # the record was created concurrently: now it exists
+            await collection.update_one({"_id": call_id}, update)
+
+    await _write_result(upsert, fields)
+
+
+async def _write_result(write: Callable[[Doc], Awaitable[None]], fields: Doc) -> None:
+    """``write(fields)``; where the store cannot hold the result as a document, as JSON text."""
     try:
-        await collection.update_one({"_id": call_id}, update, upsert=True)
-    except DuplicateKeyError:  # the record was created concurrently: now it exists
-        await collection.update_one({"_id": call_id}, update)
-
-
-def _result_as_text(fields: Doc) -> Doc:
-    """``fields`` with the result as JSON text, for a store that cannot hold it as a document."""
-    result = fields.get("result")
-    return fields if isinstance(result, str) else {**fields, "result": json.dumps(result)}
+        await write(fields)
+    except WriteError as error:  # a duplicate key too: raised on as it is
+        if error.code != BAD_VALUE or isinstance(fields.get("result"), str):
+            raise
+        await write({**fields, "result": json.dumps(fields.get("result"))})
 
 
 def result_of(record: Doc) -> Doc | None:

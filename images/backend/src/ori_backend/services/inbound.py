@@ -110,11 +110,12 @@ async def _connect(
     )
     call_id = doc["_id"]
     await calls_repo.insert_if_absent(db, doc)
-    claim = await claim_worker(redis, settings.fleet_pool, call_id)
-    if claim is None or settings.voxcore_secret is None:
+    secret = settings.voxcore_secret  # without it no worker could be told the call is its own
+    claim = await claim_worker(redis, settings.fleet_pool, call_id) if secret else None
+    if claim is None or secret is None:
         await calls_repo.mark_not_placed(db, call_id)
         return busy_twiml()
-    token = call_token(settings.voxcore_secret.get_secret_value(), call_id, claim)
+    token = call_token(secret.get_secret_value(), call_id, claim)
     path = f"/twilio/{bot['_id']}"
     url = allocation.routed_url(settings.voxcore_wss_base_url, claim.address, path)
     return stream_twiml(url, {"call_id": call_id, "token": token})

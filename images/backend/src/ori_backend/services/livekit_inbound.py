@@ -134,11 +134,12 @@ async def dispatch_sip_call(
         earlier = await redis.get(key)
         return {"ignored": f"this caller was dispatched already as {earlier!r}"}
     await calls_repo.insert_if_absent(db, doc)
-    claim = await claim_worker(redis, settings.fleet_pool, call_id)
-    if claim is None or settings.voxcore_secret is None:
+    secret = settings.voxcore_secret  # without it no worker could be told the call is its own
+    claim = await claim_worker(redis, settings.fleet_pool, call_id) if secret else None
+    if claim is None or secret is None:
         await _not_placed(db, call_id, redis, key)
         raise ServiceUnavailable("no worker is free to take the call", headers={"Retry-After": "5"})
-    token = call_token(settings.voxcore_secret.get_secret_value(), call_id, claim)
+    token = call_token(secret.get_secret_value(), call_id, claim)
     body, authorization = webhook
     headers = {
         "Authorization": authorization,
