@@ -20,8 +20,11 @@ $(TOOLS_CACHE)/uv-$(UV_VERSION)/bin/uv:
 	$(TOOLS_CACHE)/uv-$(UV_VERSION)/bin/pip install -q uv==$(UV_VERSION)
 
 .PHONY: sync
-sync: $(UV) ## install the Python workspace from uv.lock
-	$(UV) sync --frozen
+sync: $(UV) ## install the Python workspace from uv.lock, bytecode compiled as in the images
+	$(UV) sync --frozen --compile-bytecode
+	@# Workers run optimised (PYTHONOPTIMIZE=2, as their image does): their bytecode too.
+	$(RUN) --no-sync python -m compileall -q -j 0 -o 2 images/worker/src libs/contracts/src \
+	  "$$($(RUN) --no-sync python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 .PHONY: tools
 tools: ## build or install the real servers into $(TOOLS_CACHE)

@@ -129,6 +129,7 @@ def worker_env(layout: Layout, infra: Infra, keys: Secrets) -> dict[str, str]:
         "MINIO_BUCKET": RECORDINGS_BUCKET,
         "MINIO_SECURE": "false",
         "MAX_CONCURRENT_CALLS": "1",
+        "PYTHONOPTIMIZE": "2",  # as the worker's image runs it
     }
 
 

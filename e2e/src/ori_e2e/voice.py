@@ -221,6 +221,7 @@ def worker_env(
         "RECORDINGS_DIR": str(directory / "recordings"),
         "OUTBOX_FLUSH_TIMEOUT_S": "3",
         "LOG_LEVEL": "INFO",
+        "PYTHONOPTIMIZE": "2",  # as the worker's image runs it
     }
     if static_config is not None:
         env["STATIC_RUNTIME_CONFIG"] = str(static_config)

@@ -155,6 +155,8 @@ class Bench:
     backend: BackendProcess
     s3: S3Server
     bucket: str
+    redis_url: str
+    """Workers register in the backend's Redis, as in a fleet (redis-py is part of their memory)."""
     server_pids: list[int | None] = field(default_factory=list)
     workers: list[WorkerProcess] = field(default_factory=list)
     numbers: int = 0
@@ -172,7 +174,11 @@ class Bench:
                         self.bucket,
                         config_url=self.backend.config_url,
                         name=f"worker-{i}",
-                        extra_env={"LOG_LEVEL": "WARNING"},
+                        extra_env={
+                            "LOG_LEVEL": "WARNING",
+                            "REDIS_URL": self.redis_url,
+                            "WORKER_ID": f"worker-{i}",  # a pod's name in a fleet
+                        },
                     ),
                     range(start, start + missing),
                 )
@@ -500,7 +506,9 @@ def main() -> int:
             ).make_bucket("recordings")
             backend = start_backend(root / "backend", mongo.url, "bench", redis.db_url(0), s3)
             servers = [p.pid for server in (redis, mongo, s3) for p in server.processes]
-            bench = Bench(root, backend, s3, "recordings", [*servers, backend.process.pid])
+            bench = Bench(
+                root, backend, s3, "recordings", redis.db_url(0), [*servers, backend.process.pid]
+            )
             try:
                 # uvloop: the simulated callers' own CPU (a fifth less than asyncio's loop)
                 # is taken from the same cores as the workers they measure.

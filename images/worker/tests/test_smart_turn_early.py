@@ -1,15 +1,24 @@
-"""Smart Turn's early inference: ready when the VAD ends the speech, dropped on a pause."""
+"""Smart Turn: the early inference (ready when the VAD ends the speech, dropped on a pause) and
+the shared session."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
-from ori_worker.analyzers import SharedSileroVAD, SharedSmartTurn
+from ori_worker.analyzers import (
+    SHRINK_ARENA,
+    SharedSileroVAD,
+    SharedSmartTurn,
+    ShrinkingSession,
+    smart_turn_session,
+)
 from ori_worker.sim.audio import RATE_HZ, speak
 
 pytestmark = pytest.mark.unit
@@ -80,3 +89,17 @@ async def test_a_pause_drops_the_early_verdict_and_the_end_still_gets_one() -> N
             late = await end_of_turn(audio, early=False)
             assert early.state == late.state
     assert dropped, "no pause started an early verdict that the voice after it dropped"
+
+
+def test_the_shared_session_answers_as_pipecat_s_own_and_gives_its_arena_back() -> None:
+    said = speak("What are your opening hours")
+    audio = np.frombuffer(silence(0.5) + said.pcm + silence(0.3), np.int16).astype(np.float32)
+    ours = SharedSmartTurn()
+    ours.set_sample_rate(RATE_HZ)
+    theirs = LocalSmartTurnAnalyzerV3()  # pipecat's: its own session, default options
+    theirs.set_sample_rate(RATE_HZ)
+    verdict = ours._predict_endpoint(audio / 32768)
+    assert verdict == pytest.approx(theirs._predict_endpoint(audio / 32768), abs=1e-3)
+    session = smart_turn_session()
+    assert isinstance(session, ShrinkingSession)
+    assert session.run_options.get_run_config_entry(SHRINK_ARENA) == "cpu:0"
