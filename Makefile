@@ -77,6 +77,7 @@ bench-fleet: sync tools ## fleet benchmark: allocation, scale-up, busy workers k
 .PHONY: bench-worker
 bench-worker: sync tools ## worker benchmark: caller-perceived latency, barge-in, pickup, calls/core, memory (build/bench/worker.json)
 	$(RUN) python images/worker/bench/bench_worker.py
+	$(RUN) python images/worker/bench/bench_smart_turn_memory.py
 
 .PHONY: bench
 bench: bench-backend bench-fleet bench-worker ## every benchmark; figures in docs/benchmarks.md

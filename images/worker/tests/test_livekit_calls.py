@@ -147,6 +147,18 @@ async def test_a_widget_call_greets_answers_is_recorded_and_hangs_up(
     assert session.room not in await rooms(livekit_server)
 
 
+def signed_sip_join(server: LiveKitServer, room: str) -> tuple[bytes, dict[str, str]]:
+    """A LiveKit webhook body (a SIP caller joined ``room``) and its signed headers."""
+    event = {"event": "participant_joined", "room": {"name": room},
+             "participant": {"identity": f"sip-{room}", "kind": "SIP",
+                             "attributes": {LIVEKIT_BOT_ATTRIBUTE: "front-desk"}}}  # fmt: skip
+    body = json.dumps(event).encode()
+    signed = api.AccessToken(server.api_key, server.api_secret).with_sha256(
+        base64.b64encode(hashlib.sha256(body).digest()).decode()
+    )
+    return body, {"Authorization": signed.to_jwt()}
+
+
 async def test_an_inbound_sip_call_is_dispatched_by_livekit_s_webhook(
     worker_factory: WorkerFactory,
     booking: BookingEndpoint,
@@ -167,15 +179,8 @@ async def test_an_inbound_sip_call_is_dispatched_by_livekit_s_webhook(
         result = await one_result(worker)
         forged = await http.post(hook, content=b"{}", headers={"Authorization": "forged"})
         # Signed by LiveKit, but forwarded with a per-call token that is not this call's.
-        event = {"event": "participant_joined", "room": {"name": "did-room-2"},
-                 "participant": {"identity": "sip-2", "kind": "SIP",
-                                 "attributes": {LIVEKIT_BOT_ATTRIBUTE: "front-desk"}}}  # fmt: skip
-        body = json.dumps(event).encode()
-        signed = api.AccessToken(server.api_key, server.api_secret).with_sha256(
-            base64.b64encode(hashlib.sha256(body).digest()).decode()
-        )
-        headers = {"Authorization": signed.to_jwt(), "X-Ori-Call-Id": new_call_id(),
-                   "X-Ori-Call-Token": "v1.0.not-a-token"}  # fmt: skip
+        body, headers = signed_sip_join(server, "did-room-2")
+        headers |= {"X-Ori-Call-Id": new_call_id(), "X-Ori-Call-Token": "v1.0.not-a-token"}
         mistoken = await http.post(hook, content=body, headers=headers)
     finally:
         server.stop()
@@ -191,6 +196,24 @@ async def test_an_inbound_sip_call_is_dispatched_by_livekit_s_webhook(
     assert forged.status_code == 401
     assert mistoken.status_code == 401 and "per-call token" in mistoken.json()["detail"]
     assert len(worker.pending_results()) == 1  # nothing started for it
+
+
+async def test_a_worker_requiring_call_tokens_refuses_a_dispatch_without_one(
+    worker_factory: WorkerFactory,
+    booking: BookingEndpoint,
+    livekit_server: LiveKitServer,
+    http: httpx.AsyncClient,
+) -> None:
+    # REQUIRE_CALL_TOKEN (a fleet's workers): LiveKit's signature alone does not start a
+    # call; it must come through whoever claimed the worker, with the call's token.
+    inbound = offline_bot(booking.url, direction=CallDirection.INBOUND)
+    env = {**livekit_env(livekit_server), "REQUIRE_CALL_TOKEN": "true"}
+    worker = worker_factory(config=inbound, extra_env=env)
+    body, headers = signed_sip_join(livekit_server, "did-room-3")
+    answer = await http.post(f"{worker.url}/livekit/dispatch", content=body, headers=headers)
+    assert answer.status_code == 401 and "per-call token" in answer.json()["detail"]
+    health = (await http.get(f"{worker.url}/health")).json()
+    assert health["busy"] == 0 and worker.pending_results() == []  # nothing started
 
 
 async def test_attach_joins_the_answered_room_and_keeps_its_slot_rules(

@@ -179,9 +179,10 @@ async def dispatch(
 
     Straight from LiveKit, or forwarded by the backend (`/api/v1/inbound/livekit`) after it
     claimed this worker, with the call's id and per-call token in ``X-Ori-Call-Id`` and
-    ``X-Ori-Call-Token``. 401 for an event this LiveKit did not sign or a token that is not
-    this call's on this worker; any other event (or participant) answers 200 with why it
-    starts nothing; 409 when busy, 503 without LiveKit settings.
+    ``X-Ori-Call-Token``. 401 for an event this LiveKit did not sign, or a token that is not
+    this call's on this worker (or none, with ``REQUIRE_CALL_TOKEN``); any other event (or
+    participant) answers 200 with why it starts nothing; 409 when busy, 503 without LiveKit
+    settings.
     """
     from ori_worker.livekit_calls import NotForUs, inbound_call
     from ori_worker.livekit_runner import room_busy, start_room_call
@@ -199,7 +200,7 @@ async def dispatch(
             raise NotForUs(f"room {call.room} has its bot already")
     except NotForUs as exc:
         return JSONResponse({"ignored": str(exc)})
-    if call_id is not None or call_token is not None:
+    if call_id is not None or call_token is not None or runtime.settings.require_call_token:
         _check_call_token(runtime, call_id, call_token)
     _refuse_if_busy(runtime)
     call_id = call_id or new_call_id()

@@ -41,14 +41,18 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def tune_allocator(arenas: int = ARENAS, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
-    """Limit glibc to ``arenas`` heaps and fix its mapping threshold; False elsewhere."""
+def tune_allocator(arenas: int = ARENAS, mmap_threshold: int | None = MMAP_THRESHOLD) -> bool:
+    """Limit glibc to ``arenas`` heaps and fix its mapping threshold (None: leave it dynamic).
+
+    Returns False where there is no glibc to tune.
+    """
     libc = _libc()
     if libc is None or not hasattr(libc, "mallopt"):
         return False
-    limited = libc.mallopt(M_ARENA_MAX, arenas)
-    fixed = libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
-    return bool(limited and fixed)
+    tuned = bool(libc.mallopt(M_ARENA_MAX, arenas))
+    if mmap_threshold is not None:
+        tuned = bool(libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)) and tuned
+    return tuned
 
 
 def _trim() -> None:

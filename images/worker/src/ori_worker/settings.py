@@ -162,8 +162,8 @@ class WorkerSettings(MinioSettings, SharedSecretSettings, LogSettings, OtelSetti
     )
     require_call_token: bool = Field(
         False,
-        description="Refuse media connections without a valid per-call token (signed with "
-        "VOXCORE_SECRET by whoever claimed the worker).",
+        description="Refuse calls (media connections, LiveKit dispatches) without a valid "
+        "per-call token (signed with VOXCORE_SECRET by whoever claimed the worker).",
     )
 
     @field_validator("redis_url")
