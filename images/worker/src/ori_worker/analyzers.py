@@ -56,10 +56,11 @@ class ShrinkingSession:
 
     Smart Turn's inference needs about 17 MB of buffers. Through ONNX's arena they come
     from a few large blocks, which :func:`ori_worker.memory.tune_allocator` has mapped on
-    their own, so the shrink at the end of each run returns them to the system at once. Measured
-    on this model (eight-second window, one thread, twelve runs on the turn model's thread):
-    without the arena, the allocator's many blocks peak 39 MB above the start and stay
-    resident, 92 ms a run; with it, 21 MB and back to 2 MB after, 83 to 87 ms a run.
+    their own, so the shrink at the end of each run returns them to the system at once.
+    ``images/worker/bench/bench_smart_turn_memory.py`` (twelve runs on the turn model's
+    thread): 21.6 MB above the start at the peak and 3 to 4 MB after, against 37.1 MB that
+    stay resident without the arena and the fixed threshold; 84 to 86 ms a run against 74
+    (the freed blocks are faulted in afresh each time).
     """
 
     def __init__(self, session: onnxruntime.InferenceSession) -> None:
