@@ -50,11 +50,10 @@ def measure(variant: str) -> dict[str, float]:
         session = analyzers.smart_turn_session()
     else:
         memory.tune_allocator(mmap_threshold=None)
-        path = analyzers._model_path(
-            "pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx"
-        )
         session = onnxruntime.InferenceSession(
-            path, providers=["CPUExecutionProvider"], sess_options=analyzers._options(1)
+            analyzers.smart_turn_model(),
+            providers=["CPUExecutionProvider"],
+            sess_options=analyzers._options(1),
         )
     rng = np.random.default_rng(0)
 

@@ -504,10 +504,11 @@ def main() -> int:
             Minio(
                 s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False
             ).make_bucket("recordings")
-            backend = start_backend(root / "backend", mongo.url, "bench", redis.db_url(0), s3)
+            redis_url = redis.db_url(0)  # the backend's, and the workers' registrations
+            backend = start_backend(root / "backend", mongo.url, "bench", redis_url, s3)
             servers = [p.pid for server in (redis, mongo, s3) for p in server.processes]
             bench = Bench(
-                root, backend, s3, "recordings", redis.db_url(0), [*servers, backend.process.pid]
+                root, backend, s3, "recordings", redis_url, [*servers, backend.process.pid]
             )
             try:
                 # uvloop: the simulated callers' own CPU (a fifth less than asyncio's loop)

@@ -91,7 +91,7 @@ async def test_a_pause_drops_the_early_verdict_and_the_end_still_gets_one() -> N
     assert dropped, "no pause started an early verdict that the voice after it dropped"
 
 
-def test_the_shared_session_answers_as_pipecat_s_own_and_gives_its_arena_back() -> None:
+def test_the_shared_session_answers_as_pipecat_s_own_and_shrinks_its_arena_each_run() -> None:
     said = speak("What are your opening hours")
     audio = np.frombuffer(silence(0.5) + said.pcm + silence(0.3), np.int16).astype(np.float32)
     ours = SharedSmartTurn()

@@ -87,12 +87,18 @@ def silero_session() -> onnxruntime.InferenceSession:
     )
 
 
+def smart_turn_model() -> str:
+    """The path of the Smart Turn v3 model bundled with pipecat."""
+    return _model_path("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
+
+
 @lru_cache(maxsize=1)
 def smart_turn_session() -> ShrinkingSession:
-    """The process's Smart Turn v3 session (the model bundled with pipecat)."""
-    path = _model_path("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
+    """The process's Smart Turn v3 session."""
     session = onnxruntime.InferenceSession(
-        path, providers=["CPUExecutionProvider"], sess_options=_options(1, arena=True)
+        smart_turn_model(),
+        providers=["CPUExecutionProvider"],
+        sess_options=_options(1, arena=True),
     )
     return ShrinkingSession(session)
 
